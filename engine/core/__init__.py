@@ -1,0 +1,1 @@
+"""The pure core of hanchot: no I/O, no clock, no SQL, no YAML."""

@@ -1,0 +1,290 @@
+"""The Vietnamese working calendar.
+
+A day is a *working day* when (Bộ luật Lao động 2019, Điều 111–112; Bộ luật Dân sự
+2015, Điều 148 for deadlines):
+
+1. it is Monday–Friday and not a public holiday of Vietnam as the ``holidays``
+   package computes it (observed and substituted days included), or
+2. it is a Saturday or Sunday that the government made a working day
+   (``weekend_workdays``: the make-up Saturdays of a swap, e.g. 04/05/2024),
+
+and then ``config/calendar.yaml`` is applied last: ``extra_days_off`` make a day
+non-working, ``extra_working_days`` make it working.
+
+Years are computed lazily, one at a time, the first time a date in them is asked
+for; after that every operation is a couple of list look-ups (see :meth:`_cover`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+
+from engine.errors import CalendarRangeError, InputError
+
+#: Years that the ``holidays`` package computes for Vietnam.
+FIRST_YEAR = 1901
+LAST_YEAR = 2100
+
+WEEKDAY_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+MAKE_UP_DAY_REASON = "Ngày làm bù theo quyết định hoán đổi ngày làm việc của Chính phủ"
+
+#: ``source(year) -> (holidays {date: Vietnamese name}, weekend working days {date: reason})``
+HolidaySource = Callable[[int], tuple[Mapping[date, str], Mapping[date, str]]]
+
+
+def vietnam_holidays(year: int) -> tuple[dict[date, str], dict[date, str]]:
+    """Vietnam's public holidays and make-up working days of ``year``.
+
+    Holiday names are Vietnamese (``language="vi"``). Returns two dicts keyed by date.
+    Computation only; the ``holidays`` package does no I/O.
+    """
+    import holidays  # imported here: the import costs ~50 ms and few commands need it
+
+    vn = holidays.country_holidays("VN", years=year, language="vi")
+    days_off = {d: name for d, name in vn.items() if d.year == year}
+    make_up = {d: MAKE_UP_DAY_REASON for d in vn.weekend_workdays if d.year == year}
+    return days_off, make_up
+
+
+def weekday_vi(d: date) -> str:
+    """``"Thứ Sáu"`` for a Friday, ``"Chủ nhật"`` for a Sunday."""
+    return WEEKDAY_VI[d.weekday()]
+
+
+def format_vi(d: date) -> str:
+    """A date as Vietnamese officials write it for people: ``Thứ Sáu, 29/07/2022``."""
+    return f"{WEEKDAY_VI[d.weekday()]}, {d.day:02d}/{d.month:02d}/{d.year}"
+
+
+class WorkingCalendar:
+    """Which days are working days, and arithmetic over them.
+
+    ``extra_days_off`` and ``extra_working_days`` map a date to the reason
+    (``calendar.yaml``); a date in both is an :class:`~engine.errors.InputError`.
+    ``source`` gives a year's holidays; the default is Vietnam's from ``holidays``.
+
+    All methods raise :class:`~engine.errors.CalendarRangeError` for dates outside
+    :data:`FIRST_YEAR`..:data:`LAST_YEAR`.
+    """
+
+    def __init__(
+        self,
+        extra_days_off: Mapping[date, str] | None = None,
+        extra_working_days: Mapping[date, str] | None = None,
+        source: HolidaySource = vietnam_holidays,
+    ) -> None:
+        self.extra_days_off = dict(extra_days_off or {})
+        self.extra_working_days = dict(extra_working_days or {})
+        both = sorted(set(self.extra_days_off) & set(self.extra_working_days))
+        if both:
+            days = ", ".join(d.isoformat() for d in both)
+            raise InputError(
+                f"{days} is both in extra_days_off and in extra_working_days; keep only one"
+            )
+        self._source = source
+        self._holidays: dict[date, str] = {}
+        self._make_up: dict[date, str] = {}
+        self._years: dict[int, bytearray] = {}  # year -> 1 byte per day: 1 = working
+        # Contiguous arrays over the covered years [_y0, _y1]:
+        self._y0 = 0
+        self._y1 = -1
+        self._base = 0  # ordinal of 1 January of _y0
+        self._ndays = 0
+        self._flags = bytearray()  # index = ordinal - _base
+        self._cum: list[int] = []  # working days in [_base, _base + i]
+        self._work: list[int] = []  # indexes (ordinal - _base) of working days, ascending
+
+    # ------------------------------------------------------------------ coverage
+    def _year_flags(self, year: int) -> bytearray:
+        flags = self._years.get(year)
+        if flags is not None:
+            return flags
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CalendarRangeError(
+                f"year {year} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})"
+            )
+        days_off, make_up = self._source(year)
+        self._holidays.update(days_off)
+        self._make_up.update(make_up)
+        start = date(year, 1, 1).toordinal()
+        n = date(year + 1, 1, 1).toordinal() - start if year < 9999 else 365
+        flags = bytearray(n)
+        for i in range(n):
+            d = date.fromordinal(start + i)
+            if d in self.extra_working_days:
+                working = True
+            elif d in self.extra_days_off:
+                working = False
+            elif d.weekday() >= 5:
+                working = d in make_up
+            else:
+                working = d not in days_off
+            flags[i] = working
+        self._years[year] = flags
+        return flags
+
+    def _cover(self, y_from: int, y_to: int) -> None:
+        """Make the contiguous arrays cover years ``y_from``..``y_to`` (and what they had)."""
+        y_from = max(y_from, FIRST_YEAR)
+        y_to = min(y_to, LAST_YEAR)
+        if self._y0 <= y_from and y_to <= self._y1:
+            return
+        if self._y1 >= self._y0:
+            y_from, y_to = min(y_from, self._y0), max(y_to, self._y1)
+        flags = bytearray()
+        for y in range(y_from, y_to + 1):
+            flags += self._year_flags(y)
+        cum: list[int] = []
+        work: list[int] = []
+        count = 0
+        for i, f in enumerate(flags):
+            if f:
+                work.append(i)
+                count += 1
+            cum.append(count)
+        self._y0, self._y1 = y_from, y_to
+        self._base = date(y_from, 1, 1).toordinal()
+        self._ndays = len(flags)
+        self._flags, self._cum, self._work = flags, cum, work
+
+    def _index(self, d: date) -> int:
+        o = d.toordinal() - self._base
+        if 0 <= o < self._ndays:
+            return o
+        y = d.year
+        if not FIRST_YEAR <= y <= LAST_YEAR:
+            raise CalendarRangeError(
+                f"{d.isoformat()} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})"
+            )
+        self._cover(y - 1, y + 1)
+        return d.toordinal() - self._base
+
+    def _extend_for(self, k: int) -> None:
+        """Cover more years after the current ones until working day number ``k`` exists."""
+        while k > len(self._work):
+            if self._y1 >= LAST_YEAR:
+                raise CalendarRangeError(
+                    f"the result is after the end of the Vietnamese calendar ({LAST_YEAR})"
+                )
+            self._cover(self._y0, self._y1 + 2)
+
+    # ------------------------------------------------------------------ queries
+    def is_working_day(self, d: date) -> bool:
+        """True when ``d`` is a working day (see the module docstring for the rules)."""
+        o = self._index(d)  # first: covering a new year replaces self._flags
+        return bool(self._flags[o])
+
+    def why_not_working(self, d: date) -> str | None:
+        """Why ``d`` is not a working day, in Vietnamese, or ``None`` when it is one.
+
+        The reason is the ``calendar.yaml`` reason, else the holiday's Vietnamese name
+        (``"Tết Nguyên Đán"``, ``"Quốc khánh (nghỉ bù)"``), else ``"Thứ Bảy"`` /
+        ``"Chủ nhật"``.
+        """
+        o = self._index(d)
+        if self._flags[o]:
+            return None
+        if d in self.extra_days_off:
+            return self.extra_days_off[d]
+        name = self._holidays.get(d)
+        if name:
+            if d.weekday() >= 5:
+                return f"{name} ({weekday_vi(d)})"
+            return name
+        return weekday_vi(d)
+
+    def why_working(self, d: date) -> str | None:
+        """For a Saturday/Sunday that is a working day, the reason; else ``None``."""
+        o = self._index(d)
+        if not self._flags[o] or d.weekday() < 5:
+            return None
+        return self.extra_working_days.get(d) or self._make_up.get(d)
+
+    def holiday_name(self, d: date) -> str | None:
+        """The public holiday's Vietnamese name on ``d``, if any."""
+        self._index(d)
+        return self._holidays.get(d)
+
+    def add_working_days(self, d: date, n: int) -> date:
+        """The ``n``-th working day after ``d`` (``d`` itself never counts); ``d`` when n = 0.
+
+        Bộ luật Dân sự 2015, Điều 147: the period starts on the day after the event.
+        Negative ``n`` counts backwards: the ``|n|``-th working day before ``d``.
+        """
+        if n == 0:
+            return d
+        o = self._index(d)
+        if n > 0:
+            k = self._cum[o] + n
+            if k > len(self._work):
+                self._extend_for(k)
+                o = self._index(d)
+                k = self._cum[o] + n
+            return date.fromordinal(self._work[k - 1] + self._base)
+        k = self._cum[o] - self._flags[o] + n  # working days strictly before d, minus |n|
+        while k < 0:
+            if self._y0 <= FIRST_YEAR:
+                raise CalendarRangeError(
+                    f"the result is before the start of the Vietnamese calendar ({FIRST_YEAR})"
+                )
+            self._cover(self._y0 - 2, self._y1)
+            o = self._index(d)
+            k = self._cum[o] - self._flags[o] + n
+        return date.fromordinal(self._work[k] + self._base)
+
+    def working_days_between(self, a: date, b: date) -> int:
+        """Working days in ``(a, b]``: after ``a``, up to and including ``b``.
+
+        Negative when ``b`` is before ``a`` (minus the working days in ``(b, a]``).
+        Inverse of :meth:`add_working_days`: ``between(d, add(d, n)) == n``.
+        """
+        ia = self._index(a)
+        ib = self._index(b)
+        ia = self._index(a)  # covering b may have moved the base
+        return self._cum[ib] - self._cum[ia]
+
+    def next_working_day(self, d: date) -> date:
+        """``d`` if it is a working day, else the first working day after it."""
+        o = self._index(d)
+        if self._flags[o]:
+            return d
+        return self.add_working_days(d, 1)
+
+    def previous_working_day(self, d: date) -> date:
+        """``d`` if it is a working day, else the last working day before it."""
+        o = self._index(d)
+        if self._flags[o]:
+            return d
+        return self.add_working_days(d, -1)
+
+    def last_working_day_before(self, d: date) -> date:
+        """The last working day strictly before ``d`` ("trước ngày 30/7")."""
+        return self.add_working_days(d, -1)
+
+    def first_working_day_from(self, d: date) -> date:
+        """Alias of :meth:`next_working_day` that reads better for periods."""
+        return self.next_working_day(d)
+
+    def non_working_days(self, a: date, b: date) -> list[tuple[date, str]]:
+        """Every non-working day in ``[a, b]`` with its reason, in order."""
+        out = []
+        d = a
+        one = timedelta(days=1)
+        while d <= b:
+            why = self.why_not_working(d)
+            if why is not None:
+                out.append((d, why))
+            d += one
+        return out
+
+
+def last_working_day_of(cal: WorkingCalendar, period) -> date:
+    """The last working day of a :class:`~engine.core.periods.Period` ("trong Quý I")."""
+    return cal.previous_working_day(period.end)
+
+
+def first_working_day_of(cal: WorkingCalendar, period) -> date:
+    """The first working day of a :class:`~engine.core.periods.Period`."""
+    return cal.next_working_day(period.start)

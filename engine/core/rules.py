@@ -1,0 +1,353 @@
+"""Rules, their due-date forms (SPEC §3), events, and the deadlines they produce.
+
+A rule's ``due`` is one of the frozen forms below. :func:`occurrences` turns a rule
+into dated occurrences, each with a key that identifies it for ever:
+
+* ``once`` for ``on`` / ``before`` / ``end_of``,
+* the period (``2022-Q2``, ``2022-07``, ``2022-H1``, ``2022``) for ``every``,
+* the (unrolled) date for ``rrule``,
+* the event id for ``after``.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from engine.core.calendar import WorkingCalendar, format_vi
+from engine.core.periods import MONTHS_IN, Period
+from engine.core.spans import (
+    DEFAULT_ROLL,
+    Roll,
+    Span,
+    Step,
+    explain_roll,
+    explain_span,
+    roll_date,
+    shift,
+)
+
+DAY_WORDS = ("last", "last working day", "first working day")
+
+
+@dataclass(frozen=True, slots=True)
+class On:
+    """``{on: 2022-07-29}``: that date (default roll forward)."""
+
+    date: date
+    roll: Roll | None = None
+    default_roll = Roll.FORWARD
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """``{before: 2022-07-30}``: the last working day strictly before it (roll backward).
+
+    The nominal date is the day before ``date``; rolling it backward gives the last
+    working day strictly before ``date`` ("trước ngày 30/7/2022").
+    """
+
+    date: date
+    roll: Roll | None = None
+    default_roll = Roll.BACKWARD
+
+
+@dataclass(frozen=True, slots=True)
+class EndOf:
+    """``{end_of: 2022-Q1}``: the period's last day, rolled backward ("trong Quý I")."""
+
+    period: Period
+    roll: Roll | None = None
+    default_roll = Roll.BACKWARD
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """``{every: quarter, month: 3, day: 18}``: day ``day`` of month ``month`` of each period.
+
+    ``month`` counts within the period (1..3 in a quarter, 1..6 in a half, 1..12 in
+    a year; always 1 for ``every: month``). ``day`` is 1..31 (clamped to the month's
+    last day, as Điều 148 BLDS does for months), or ``last``, ``last working day``,
+    ``first working day``. Occurrences whose nominal date lies in
+    ``[start, until]`` (either may be open).
+    """
+
+    freq: str  # month | quarter | half | year
+    day: int | str
+    month: int = 1
+    start: date | None = None
+    until: date | None = None
+    roll: Roll | None = None
+
+    @property
+    def default_roll(self) -> Roll:
+        return (
+            Roll.NONE if self.day in ("last working day", "first working day") else (Roll.FORWARD)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RRule:
+    """``{rrule: "FREQ=MONTHLY;BYMONTHDAY=25", from: D, until: D}`` (RFC 5545)."""
+
+    rule: str
+    start: date
+    until: date | None = None
+    roll: Roll | None = None
+    default_roll = Roll.FORWARD
+
+
+@dataclass(frozen=True, slots=True)
+class After:
+    """``{after: publication, in: 30 days, when: {delegated: true}}``.
+
+    One occurrence per recorded event of type ``event`` whose attributes match
+    ``when``. Default roll: forward for days/weeks/months, none for working days.
+    """
+
+    event: str
+    span: Span
+    when: tuple[tuple[str, str], ...] = ()
+    roll: Roll | None = None
+
+    @property
+    def default_roll(self) -> Roll:
+        return DEFAULT_ROLL[self.span.unit]
+
+
+DueForm = On | Before | EndOf | Every | RRule | After
+
+
+def effective_roll(form: DueForm) -> Roll:
+    return form.roll if form.roll is not None else form.default_roll
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One duty of the plan as an admin wrote it in a rules file."""
+
+    id: str
+    title: str
+    lead: str
+    due: DueForm
+    coordinating: tuple[str, ...] = ()
+    plan_item: str | None = None
+    basis: str | None = None
+    output: str | None = None
+    escalation: str = "default"
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened and starts ``after`` rules: a TTHC published on a date."""
+
+    type: str
+    id: str
+    date: date
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One deadline: (rule, key) and its due date."""
+
+    rule: Rule
+    key: str
+    due: date
+    nominal: date  # before rolling
+    roll: Roll
+    event: Event | None = None
+
+    def explain(self, cal: WorkingCalendar) -> list[Step]:
+        """The steps of the computation, in Vietnamese (as ``hanchot due --explain``)."""
+        return explain_occurrence(self, cal)
+
+
+# ---------------------------------------------------------------------------- matching
+def normalize_attr(value: object) -> str:
+    """Attribute values compare as lower-case text; YAML booleans as ``true``/``false``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip().lower()
+    return {"yes": "true", "no": "false", "1": "true", "0": "false"}.get(text, text)
+
+
+def matches(when: tuple[tuple[str, str], ...], attrs: Mapping[str, str]) -> bool:
+    """True when every ``when`` attribute equals the event's.
+
+    An attribute the event does not have counts as ``false``: ``when: {delegated:
+    false}`` matches a publication recorded without ``delegated``.
+    """
+    for key, want in when:
+        have = attrs.get(key)
+        got = normalize_attr(have) if have is not None else "false"
+        if got != want:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- dates
+def _month_day(year: int, month: int, day: int | str, cal: WorkingCalendar) -> date:
+    last = _cal.monthrange(year, month)[1]
+    if day == "last":
+        return date(year, month, last)
+    if day == "last working day":
+        return cal.previous_working_day(date(year, month, last))
+    if day == "first working day":
+        return cal.next_working_day(date(year, month, 1))
+    return date(year, month, min(int(day), last))
+
+
+def every_nominal(form: Every, period: Period, cal: WorkingCalendar) -> date:
+    """The nominal (unrolled) date of ``form`` in ``period``."""
+    month = period.first_month + form.month - 1
+    return _month_day(period.year, month, form.day, cal)
+
+
+def occurrences(
+    rule: Rule,
+    cal: WorkingCalendar,
+    start: date,
+    end: date,
+    events: Iterable[Event] = (),
+) -> list[Occurrence]:
+    """Occurrences of ``rule`` whose due date lies in ``[start, end]``, by due date.
+
+    ``events`` are all recorded events; only those of the rule's type are used.
+    """
+    form = rule.due
+    roll = effective_roll(form)
+    out: list[Occurrence] = []
+
+    def add(key: str, nominal: date, event: Event | None = None) -> None:
+        due = roll_date(cal, nominal, roll)
+        if start <= due <= end:
+            out.append(Occurrence(rule, key, due, nominal, roll, event))
+
+    if isinstance(form, On):
+        add("once", form.date)
+    elif isinstance(form, Before):
+        add("once", form.date - timedelta(days=1))
+    elif isinstance(form, EndOf):
+        add("once", form.period.end)
+    elif isinstance(form, Every):
+        # A roll moves a date by at most a few weeks (Tết): look one period wider.
+        lo = start - timedelta(days=40)
+        hi = end + timedelta(days=40)
+        if form.start is not None:
+            lo = max(lo, form.start)
+        if form.until is not None:
+            hi = min(hi, form.until)
+        if lo <= hi:
+            p = Period.containing(form.freq, lo)
+            while p.start <= hi:
+                nominal = every_nominal(form, p, cal)
+                if lo <= nominal <= hi:
+                    add(p.key, nominal)
+                p = p.next()
+    elif isinstance(form, RRule):
+        from datetime import datetime
+
+        from dateutil.rrule import rrulestr
+
+        rr = rrulestr(form.rule, dtstart=datetime.combine(form.start, datetime.min.time()))
+        lo = max(start - timedelta(days=40), form.start)
+        hi = end + timedelta(days=40)
+        if form.until is not None:
+            hi = min(hi, form.until)
+        if lo <= hi:
+            for dt in rr.between(
+                datetime.combine(lo, datetime.min.time()),
+                datetime.combine(hi, datetime.min.time()),
+                inc=True,
+            ):
+                add(dt.date().isoformat(), dt.date())
+    elif isinstance(form, After):
+        for ev in events:
+            if ev.type == form.event and matches(form.when, ev.attrs):
+                add(ev.id, shift(cal, ev.date, form.span), ev)
+    else:  # pragma: no cover - the loader builds only the forms above
+        raise TypeError(f"unknown due form {form!r}")
+    out.sort(key=lambda o: (o.due, o.key))
+    return out
+
+
+def plan(
+    rules: Iterable[Rule],
+    cal: WorkingCalendar,
+    start: date,
+    end: date,
+    events: Iterable[Event] = (),
+) -> list[Occurrence]:
+    """Every occurrence of every rule due in ``[start, end]``, by (due, rule id, key)."""
+    by_type: dict[str, list[Event]] = {}
+    for ev in events:
+        by_type.setdefault(ev.type, []).append(ev)
+    out: list[Occurrence] = []
+    for rule in rules:
+        evs = by_type.get(rule.due.event, ()) if isinstance(rule.due, After) else ()
+        out.extend(occurrences(rule, cal, start, end, evs))
+    out.sort(key=lambda o: (o.due, o.rule.id, o.key))
+    return out
+
+
+def explain_occurrence(occ: Occurrence, cal: WorkingCalendar) -> list[Step]:
+    """Vietnamese steps from the rule's form to ``occ.due``."""
+    form = occ.rule.due
+    if isinstance(form, After) and occ.event is not None:
+        steps = [
+            Step(
+                "base",
+                occ.event.date,
+                f"Sự kiện {occ.event.type} {occ.event.id}: {format_vi(occ.event.date)}",
+            )
+        ]
+        _, more = explain_span(cal, occ.event.date, form.span, occ.roll)
+        return steps + more
+    if isinstance(form, On):
+        text = f"Ngày ấn định: {format_vi(occ.nominal)}"
+    elif isinstance(form, Before):
+        text = (
+            f"Trước ngày {form.date.day:02d}/{form.date.month:02d}/{form.date.year}: "
+            f"ngày liền trước là {format_vi(occ.nominal)}"
+        )
+    elif isinstance(form, EndOf):
+        text = f"Ngày cuối kỳ {form.period.key}: {format_vi(occ.nominal)}"
+    elif isinstance(form, Every):
+        text = f"Kỳ {occ.key}, ngày {form.day} tháng thứ {form.month} của kỳ: " + format_vi(
+            occ.nominal
+        )
+    else:
+        text = f"Lần lặp {occ.key} ({getattr(form, 'rule', '')}): {format_vi(occ.nominal)}"
+    steps = [Step("base", occ.nominal, text)]
+    due, more = explain_roll(cal, occ.nominal, occ.roll)
+    steps.extend(more)
+    steps.append(Step("due", due, f"Hạn: {format_vi(due)}"))
+    return steps
+
+
+__all__ = [
+    "After",
+    "Before",
+    "DAY_WORDS",
+    "DueForm",
+    "EndOf",
+    "Event",
+    "Every",
+    "MONTHS_IN",
+    "Occurrence",
+    "On",
+    "RRule",
+    "Rule",
+    "effective_roll",
+    "matches",
+    "normalize_attr",
+    "occurrences",
+    "plan",
+]

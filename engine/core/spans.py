@@ -1,0 +1,280 @@
+"""Spans ("30 ngày", "5 working days"), rolls, and adding one to a date.
+
+Bộ luật Dân sự 2015:
+
+* Điều 147 — a period counted in days, weeks or months starts on the day **after**
+  the event: 30 days from 15/03/2022 ends 14/04/2022.
+* Điều 148.1 — a period in weeks ends on the same weekday of the last week; in
+  months, on the same day number of the last month, or that month's last day when
+  it has no such day (31/01/2022 + 1 tháng = 28/02/2022).
+* Điều 148.5 — when the last day is a weekend or a public holiday the period ends
+  on the next working day (``Roll.FORWARD``).
+
+``N working days`` (``N ngày làm việc``) is the N-th working day after the event day;
+it is already a working day, so its default roll is ``Roll.NONE``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import Enum
+
+from dateutil.relativedelta import relativedelta
+
+from engine.core.calendar import WorkingCalendar, format_vi
+from engine.errors import InputError
+
+#: A span longer than this is refused as a typo (``3000 months``).
+MAX_YEARS = 100
+
+
+class Unit(Enum):
+    DAYS = "days"
+    WORKING_DAYS = "working days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+
+
+class Roll(Enum):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    NONE = "none"
+
+
+UNIT_VI = {
+    Unit.DAYS: "ngày",
+    Unit.WORKING_DAYS: "ngày làm việc",
+    Unit.WEEKS: "tuần",
+    Unit.MONTHS: "tháng",
+}
+
+_UNIT_WORDS = {
+    "day": Unit.DAYS,
+    "days": Unit.DAYS,
+    "ngày": Unit.DAYS,
+    "calendar day": Unit.DAYS,
+    "calendar days": Unit.DAYS,
+    "working day": Unit.WORKING_DAYS,
+    "working days": Unit.WORKING_DAYS,
+    "ngày làm việc": Unit.WORKING_DAYS,
+    "week": Unit.WEEKS,
+    "weeks": Unit.WEEKS,
+    "tuần": Unit.WEEKS,
+    "month": Unit.MONTHS,
+    "months": Unit.MONTHS,
+    "tháng": Unit.MONTHS,
+}
+
+_LIMIT = {
+    Unit.DAYS: MAX_YEARS * 366,
+    Unit.WORKING_DAYS: MAX_YEARS * 262,
+    Unit.WEEKS: MAX_YEARS * 53,
+    Unit.MONTHS: MAX_YEARS * 12,
+}
+
+DEFAULT_ROLL = {
+    Unit.DAYS: Roll.FORWARD,
+    Unit.WEEKS: Roll.FORWARD,
+    Unit.MONTHS: Roll.FORWARD,
+    Unit.WORKING_DAYS: Roll.NONE,
+}
+
+_SPAN_RE = re.compile(r"^\s*([+-]?\d+)\s+(.+?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """``n`` units of time; ``n >= 0``."""
+
+    n: int
+    unit: Unit
+
+    def __str__(self) -> str:
+        if self.unit is Unit.WORKING_DAYS:
+            return f"{self.n} working day" + ("" if self.n == 1 else "s")
+        word = self.unit.value
+        return f"{self.n} {word[:-1] if self.n == 1 else word}"
+
+    def vi(self) -> str:
+        """Vietnamese: ``30 ngày``, ``5 ngày làm việc``."""
+        return f"{self.n} {UNIT_VI[self.unit]}"
+
+
+def normalize_words(text: str) -> str:
+    """NFC, lower case, single spaces: Vietnamese typed in any editor compares equal."""
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+def parse_span(text: str) -> Span:
+    """Parse ``"30 days"``, ``"30 ngày"``, ``"5 ngày làm việc"``, ``"1 working day"``...
+
+    Raises :class:`~engine.errors.InputError` for an unknown unit, a negative span
+    or one over :data:`MAX_YEARS` years.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"span {text!r} must be text such as '30 days' or '5 ngày làm việc'")
+    m = _SPAN_RE.match(unicodedata.normalize("NFC", text))
+    if not m:
+        raise InputError(
+            f"span {text!r} is not 'N days|working days|weeks|months' "
+            "(or 'N ngày|ngày làm việc|tuần|tháng')"
+        )
+    n = int(m.group(1))
+    unit = _UNIT_WORDS.get(normalize_words(m.group(2)))
+    if unit is None:
+        raise InputError(
+            f"span {text!r}: unknown unit {m.group(2)!r}; use days, working days, weeks, "
+            "months (or ngày, ngày làm việc, tuần, tháng)"
+        )
+    if n < 0:
+        raise InputError(f"span {text!r} is negative; a span counts forward from its start")
+    if n > _LIMIT[unit]:
+        raise InputError(f"span {text!r} is longer than {MAX_YEARS} years")
+    return Span(n, unit)
+
+
+def parse_roll(text: str | None) -> Roll | None:
+    """``"forward"|"backward"|"none"`` (or ``None``: use the form's default)."""
+    if text is None:
+        return None
+    try:
+        return Roll(normalize_words(str(text)))
+    except ValueError:
+        raise InputError(f"unknown roll {text!r}; use forward, backward or none") from None
+
+
+def parse_date(text: str) -> date:
+    """An ISO date ``2022-07-29``, or the Vietnamese ``29/7/2022`` / ``29/07/2022``.
+
+    Raises :class:`~engine.errors.InputError` for anything else or an impossible
+    date such as ``2022-02-30``.
+    """
+    if isinstance(text, date):
+        return text
+    s = str(text).strip()
+    try:
+        if "/" in s:
+            parts = s.split("/")
+            if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
+                raise ValueError("not dd/mm/yyyy")
+            return date(int(parts[2]), int(parts[1]), int(parts[0]))
+        if len(s) != 10:
+            raise ValueError("not YYYY-MM-DD")
+        return date.fromisoformat(s)
+    except ValueError:
+        raise InputError(
+            f"{text!r} is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy"
+        ) from None
+
+
+def roll_date(cal: WorkingCalendar, d: date, roll: Roll) -> date:
+    """Move a non-working ``d`` to a working day per ``roll``; a working ``d`` stays."""
+    if roll is Roll.FORWARD:
+        return cal.next_working_day(d)
+    if roll is Roll.BACKWARD:
+        return cal.previous_working_day(d)
+    return d
+
+
+def shift(cal: WorkingCalendar, start: date, span: Span) -> date:
+    """``start`` + ``span`` before any roll (Điều 147–148 BLDS 2015)."""
+    unit = span.unit
+    if unit is Unit.WORKING_DAYS:
+        return cal.add_working_days(start, span.n)
+    try:
+        if unit is Unit.DAYS:
+            return start + timedelta(days=span.n)
+        if unit is Unit.WEEKS:
+            return start + timedelta(weeks=span.n)
+        return start + relativedelta(months=span.n)
+    except OverflowError:
+        raise InputError(f"{start.isoformat()} + {span} is past year 9999") from None
+
+
+def add_span(cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = None) -> date:
+    """The due date of ``span`` counted from ``start``, rolled (default per unit)."""
+    if span.unit is Unit.WORKING_DAYS and roll is None:
+        return cal.add_working_days(start, span.n)
+    end = shift(cal, start, span)
+    if roll is None:
+        roll = DEFAULT_ROLL[span.unit]
+    if roll is Roll.FORWARD:
+        return cal.next_working_day(end)
+    if roll is Roll.BACKWARD:
+        return cal.previous_working_day(end)
+    return end
+
+
+# ---------------------------------------------------------------------- explain
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One line of an explanation: what was done, the date it gave, in Vietnamese."""
+
+    kind: str  # start | add | skip | clamp | roll | due | base
+    date: date
+    text: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"step": self.kind, "date": self.date.isoformat(), "text": self.text}
+
+
+def explain_roll(cal: WorkingCalendar, d: date, roll: Roll) -> tuple[date, list[Step]]:
+    """Roll ``d`` and say why, naming each non-working day passed over."""
+    why = cal.why_not_working(d)
+    if why is None:
+        wk = cal.why_working(d)
+        if wk:
+            return d, [Step("base", d, f"{format_vi(d)} là ngày làm việc: {wk}")]
+        return d, []
+    if roll is Roll.NONE:
+        return d, [Step("roll", d, f"{format_vi(d)} là ngày nghỉ ({why}); giữ nguyên (roll: none)")]
+    steps = []
+    step = 1 if roll is Roll.FORWARD else -1
+    direction = "ngày làm việc tiếp theo" if step > 0 else "ngày làm việc liền trước"
+    law = " (Điều 148 khoản 5 BLDS 2015)" if step > 0 else ""
+    steps.append(Step("roll", d, f"{format_vi(d)} là ngày nghỉ: chuyển sang {direction}{law}"))
+    cur = d
+    while why is not None:
+        steps.append(Step("skip", cur, f"Bỏ qua {format_vi(cur)}: {why}"))
+        cur = cur + timedelta(days=step)
+        why = cal.why_not_working(cur)
+    return cur, steps
+
+
+def explain_span(
+    cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = None
+) -> tuple[date, list[Step]]:
+    """Like :func:`add_span`, with each step and each skipped day in Vietnamese."""
+    steps = [
+        Step(
+            "start",
+            start,
+            f"Ngày bắt đầu: {format_vi(start)} (không tính; thời hạn bắt đầu từ ngày "
+            "tiếp theo — Điều 147 BLDS 2015)",
+        )
+    ]
+    effective = roll if roll is not None else DEFAULT_ROLL[span.unit]
+    if span.unit is Unit.WORKING_DAYS:
+        end = cal.add_working_days(start, span.n)
+        for d, why in cal.non_working_days(start + timedelta(days=1), end):
+            steps.append(Step("skip", d, f"Bỏ qua {format_vi(d)}: {why}"))
+        steps.append(Step("add", end, f"Cộng {span.vi()}: {format_vi(end)}"))
+    else:
+        end = shift(cal, start, span)
+        steps.append(Step("add", end, f"Cộng {span.vi()}: {format_vi(end)}"))
+        if span.unit is Unit.MONTHS and end.day != start.day:
+            steps.append(
+                Step(
+                    "clamp",
+                    end,
+                    f"Tháng cuối không có ngày {start.day}: lấy ngày cuối tháng "
+                    "(Điều 148 khoản 1 BLDS 2015)",
+                )
+            )
+    due, roll_steps = explain_roll(cal, end, effective)
+    steps.extend(roll_steps)
+    steps.append(Step("due", due, f"Hạn: {format_vi(due)}"))
+    return due, steps

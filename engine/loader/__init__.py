@@ -1,0 +1,1 @@
+"""Reading ``config/`` and ``rules/`` into core types, with ``file:line`` errors."""

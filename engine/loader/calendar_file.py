@@ -1,0 +1,116 @@
+"""``config/calendar.yaml``: government decisions the ``holidays`` package lacks."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from engine.core.calendar import WorkingCalendar
+from engine.core.spans import parse_date
+from engine.errors import ConfigError, InputError, Problem
+from engine.loader.yamlio import LineDict, LineList, line_of, load_yaml
+
+KEYS = ("extra_days_off", "extra_working_days")
+
+
+def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str]]:
+    """Validate parsed ``calendar.yaml`` data; every problem is reported at once."""
+    problems: list[Problem] = []
+    out: dict[str, dict[date, str]] = {k: {} for k in KEYS}
+    seen_line: dict[date, tuple[str, int | None]] = {}
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            Problem(
+                name,
+                line_of(data, default=1),
+                "expected a mapping with extra_days_off and extra_working_days",
+            )
+        )
+    for key in data:
+        if key not in KEYS:
+            problems.append(
+                Problem(
+                    name,
+                    line_of(data, key),
+                    f"unknown key {key!r}; expected one of {', '.join(KEYS)}",
+                )
+            )
+    for key in KEYS:
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(
+                Problem(
+                    name, line_of(data, key), f"{key} must be a list of {{date: ..., reason: ...}}"
+                )
+            )
+            continue
+        for i, item in enumerate(items):
+            line = line_of(items, i) if isinstance(items, LineList) else None
+            if not isinstance(item, dict):
+                problems.append(
+                    Problem(name, line, f"{key}: each entry is {{date: YYYY-MM-DD, reason: text}}")
+                )
+                continue
+            for k in item:
+                if k not in ("date", "reason"):
+                    problems.append(
+                        Problem(
+                            name,
+                            line_of(item, k, line),
+                            f"{key}: unknown key {k!r}; use date and reason",
+                        )
+                    )
+            if "date" not in item:
+                problems.append(Problem(name, line, f"{key}: entry has no date"))
+                continue
+            reason = item.get("reason")
+            if not isinstance(reason, str) or not reason.strip():
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        f"{key}: entry for {item['date']} needs a reason (cite the decision)",
+                    )
+                )
+                continue
+            dline = line_of(item, "date", line) if isinstance(item, LineDict) else line
+            try:
+                d = parse_date(item["date"])
+            except InputError as e:
+                problems.append(Problem(name, dline, e.message))
+                continue
+            if d in seen_line:
+                other_key, other_line = seen_line[d]
+                where = f"line {other_line}" if other_line else other_key
+                if other_key != key:
+                    problems.append(
+                        Problem(
+                            name,
+                            dline,
+                            f"{d.isoformat()} is both in {other_key} ({where}) and in {key}; "
+                            "keep only one",
+                        )
+                    )
+                else:
+                    problems.append(
+                        Problem(name, dline, f"{d.isoformat()} is listed twice in {key} ({where})")
+                    )
+                continue
+            seen_line[d] = (key, dline)
+            out[key][d] = reason.strip()
+    if problems:
+        raise ConfigError(problems)
+    return out["extra_days_off"], out["extra_working_days"]
+
+
+def load_calendar(config_dir: Path | str) -> WorkingCalendar:
+    """The working calendar with ``config_dir/calendar.yaml`` applied (if the file exists)."""
+    path = Path(config_dir) / "calendar.yaml"
+    if not path.exists():
+        return WorkingCalendar()
+    off, work = read_calendar_data(load_yaml(path), str(path))
+    return WorkingCalendar(off, work)

@@ -1,0 +1,120 @@
+"""Safe YAML that remembers where every value came from.
+
+``load_yaml(path)`` returns plain Python data whose dicts and lists are
+:class:`LineDict` / :class:`LineList`: they behave as ``dict`` / ``list`` and carry
+``.line`` (1-based line of the node) and ``.lines`` (line of each key / item), so
+every validation message can say ``file:line: message``.
+
+Safety: built on ``yaml.SafeLoader`` (no object tags). Implicit timestamps are
+switched off: ``2022-02-30`` stays text and is reported by the date parser,
+instead of crashing the YAML constructor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ConfigError, Problem
+
+
+class LineDict(dict):
+    line: int = 0
+    lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int:
+        return self.lines.get(key, self.line)
+
+
+class LineList(list):
+    line: int = 0
+    lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.lines[index] if 0 <= index < len(self.lines) else self.line
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+# No implicit timestamps: dates are parsed (and reported) by engine.core.spans.parse_date.
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            ) from None
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """Parse YAML ``text``; ``name`` is the file name used in error messages."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        what = e.problem or e.context or "invalid YAML"
+        if "could not determine a constructor" in (e.problem or ""):
+            what = f"tags are not allowed ({e.problem.split('for the tag')[-1].strip()})"
+        raise ConfigError(Problem(name, line, f"YAML: {what}")) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(Problem(name, None, f"YAML: {e}")) from None
+
+
+def load_yaml(path: Path | str, display: str | None = None) -> Any:
+    """Read and parse one YAML file (UTF-8). ``display`` names it in messages."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(Problem(name, None, f"cannot read: {e.strerror or e}")) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(Problem(name, line, "not UTF-8 text; save the file as UTF-8")) from None
+    return parse_yaml(text, name)
+
+
+def line_of(node: Any, key: Any = None, default: int | None = None) -> int | None:
+    """Line of ``node[key]`` (or of ``node``) when known."""
+    if isinstance(node, LineDict):
+        return node.line_of(key) if key is not None else node.line
+    if isinstance(node, LineList):
+        return node.line_of(key) if isinstance(key, int) else node.line
+    return default
