@@ -105,6 +105,10 @@ def due(
     _out(result.isoformat())
 
 
+# Commands that live in their own modules register themselves on `app`.
+from engine.commands import rules_cmds, store_cmds  # noqa: E402,F401
+
+
 def main() -> None:
     """Console-script entry point: run the app, turn HanchotError into exit code 2."""
     try:

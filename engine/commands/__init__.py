@@ -1,0 +1,1 @@
+"""Sub-commands of ``hanchot``; each module registers its commands on ``engine.cli.app``."""

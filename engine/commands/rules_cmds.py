@@ -1,0 +1,1 @@
+"""``hanchot check``, ``schema`` and ``plan`` (config and rules, no database)."""

@@ -1,0 +1,1 @@
+"""``hanchot event``, ``done``, ``waive``, ``status`` and ``run`` (the tracking store)."""
