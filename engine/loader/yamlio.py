@@ -12,6 +12,7 @@ instead of crashing the YAML constructor.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,21 @@ class _Loader(yaml.SafeLoader):
 
 
 # No implicit timestamps: dates are parsed (and reported) by engine.core.spans.parse_date.
+# Booleans as in YAML 1.2 (true/false only): SPEC's `{on: 2022-07-29}` must keep the key
+# "on", and a unit id or attribute "no"/"yes" must stay text.
 _Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    ch: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
