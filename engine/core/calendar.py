@@ -215,7 +215,9 @@ class WorkingCalendar:
         """
         if n == 0:
             return d
-        o = self._index(d)
+        o = d.toordinal() - self._base
+        if not 0 <= o < self._ndays:
+            o = self._index(d)
         if n > 0:
             k = self._cum[o] + n
             if k > len(self._work):
@@ -247,16 +249,26 @@ class WorkingCalendar:
 
     def next_working_day(self, d: date) -> date:
         """``d`` if it is a working day, else the first working day after it."""
-        o = self._index(d)
+        o = d.toordinal() - self._base
+        if not 0 <= o < self._ndays:
+            o = self._index(d)
         if self._flags[o]:
             return d
+        k = self._cum[o]  # working days up to d; the next one has index k
+        if k < len(self._work):
+            return date.fromordinal(self._work[k] + self._base)
         return self.add_working_days(d, 1)
 
     def previous_working_day(self, d: date) -> date:
         """``d`` if it is a working day, else the last working day before it."""
-        o = self._index(d)
+        o = d.toordinal() - self._base
+        if not 0 <= o < self._ndays:
+            o = self._index(d)
         if self._flags[o]:
             return d
+        k = self._cum[o]
+        if k > 0:
+            return date.fromordinal(self._work[k - 1] + self._base)
         return self.add_working_days(d, -1)
 
     def last_working_day_before(self, d: date) -> date:

@@ -69,9 +69,9 @@ _UNIT_WORDS = {
 }
 
 _LIMIT = {
-    Unit.DAYS: MAX_YEARS * 366,
-    Unit.WORKING_DAYS: MAX_YEARS * 262,
-    Unit.WEEKS: MAX_YEARS * 53,
+    Unit.DAYS: MAX_YEARS * 36525 // 100,  # 36,525 days
+    Unit.WORKING_DAYS: MAX_YEARS * 261,  # at most 261 weekdays in a year
+    Unit.WEEKS: MAX_YEARS * 36525 // 700,  # 5,217 weeks
     Unit.MONTHS: MAX_YEARS * 12,
 }
 
@@ -82,6 +82,7 @@ DEFAULT_ROLL = {
     Unit.WORKING_DAYS: Roll.NONE,
 }
 
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SPAN_RE = re.compile(r"^\s*([+-]?\d+)\s+(.+?)\s*$")
 
 
@@ -161,7 +162,7 @@ def parse_date(text: str) -> date:
             if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
                 raise ValueError("not dd/mm/yyyy")
             return date(int(parts[2]), int(parts[1]), int(parts[0]))
-        if len(s) != 10:
+        if not _ISO_RE.match(s):
             raise ValueError("not YYYY-MM-DD")
         return date.fromisoformat(s)
     except ValueError:
@@ -194,16 +195,29 @@ def shift(cal: WorkingCalendar, start: date, span: Span) -> date:
         raise InputError(f"{start.isoformat()} + {span} is past year 9999") from None
 
 
+_DAYS, _WORKING_DAYS, _WEEKS = Unit.DAYS, Unit.WORKING_DAYS, Unit.WEEKS
+_FORWARD, _BACKWARD = Roll.FORWARD, Roll.BACKWARD
+
+
 def add_span(cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = None) -> date:
     """The due date of ``span`` counted from ``start``, rolled (default per unit)."""
-    if span.unit is Unit.WORKING_DAYS and roll is None:
-        return cal.add_working_days(start, span.n)
-    end = shift(cal, start, span)
+    unit = span.unit
+    if unit is _WORKING_DAYS:
+        end = cal.add_working_days(start, span.n)
+        if roll is None:
+            return end
+    elif unit is _DAYS:
+        try:
+            end = start + timedelta(days=span.n)
+        except OverflowError:
+            raise InputError(f"{start.isoformat()} + {span} is past year 9999") from None
+    else:
+        end = shift(cal, start, span)
     if roll is None:
-        roll = DEFAULT_ROLL[span.unit]
-    if roll is Roll.FORWARD:
+        roll = _FORWARD
+    if roll is _FORWARD:
         return cal.next_working_day(end)
-    if roll is Roll.BACKWARD:
+    if roll is _BACKWARD:
         return cal.previous_working_day(end)
     return end
 
