@@ -128,12 +128,18 @@ def test_malformed_calendar_yaml_file_line_message(tmp_path):
     assert r.returncode == 2
     path = tmp_path / "calendar.yaml"
     lines = r.stderr.splitlines()
-    assert f"{path}:4: 2022-12-30 is both in extra_days_off (line 2) and in extra_working_days; " \
+    assert (
+        f"{path}:4: 2022-12-30 is both in extra_days_off (line 2) and in extra_working_days; "
         "keep only one" in lines
-    assert f"{path}:5: '2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or " \
+    )
+    assert (
+        f"{path}:5: '2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or "
         "dd/mm/yyyy" in lines
-    assert f"{path}:6: extra_working_days: entry for 2022-03-05 needs a reason (cite the " \
+    )
+    assert (
+        f"{path}:6: extra_working_days: entry for 2022-03-05 needs a reason (cite the "
         "decision)" in lines
+    )
     assert "Traceback" not in r.stderr
 
 
