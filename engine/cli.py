@@ -130,4 +130,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m engine.cli` runs this file as `__main__`; the command modules register
+    # on the importable `engine.cli.app`, so run that module's main.
+    from engine.cli import main as _main
+
+    _main()

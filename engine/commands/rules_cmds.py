@@ -1,1 +1,268 @@
-"""``hanchot check``, ``schema`` and ``plan`` (config and rules, no database)."""
+"""``hanchot check``, ``schema`` and ``plan`` (config and rules, no database).
+
+The clock is read here and only here (``datetime.now`` in the configured zone), for
+``plan``'s default window (this year) and ``check``'s "next deadlines".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, app
+from engine.errors import InputError
+
+FORMATS = ("table", "json", "csv", "ics")
+FORM_NAMES = {
+    "On": "on",
+    "Before": "before",
+    "EndOf": "end_of",
+    "Every": "every",
+    "RRule": "rrule",
+    "After": "after",
+}
+
+EventsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--events",
+        help="Events file (.yaml or .csv: type,id,date,attr...); may be repeated.",
+    ),
+]
+
+
+def _now(tz: str) -> datetime:
+    return datetime.now(ZoneInfo(tz))
+
+
+def _opt_date(text: str | None, what: str) -> date | None:
+    from engine.core.spans import parse_date
+
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except InputError as e:
+        raise InputError(f"{what}: {e.message}") from None
+
+
+def _events(paths: list[Path] | None):
+    from engine.errors import ConfigError
+    from engine.loader.events import read_events
+
+    out = []
+    problems = []
+    seen: dict[tuple[str, str], str] = {}
+    for p in paths or ():
+        try:
+            evs = read_events(p)
+        except ConfigError as e:
+            problems.extend(e.problems)
+            continue
+        for ev in evs:
+            key = (ev.type, ev.id)
+            if key in seen:
+                raise InputError(f"event {ev.type} {ev.id!r} is both in {seen[key]} and in {p}")
+            seen[key] = str(p)
+            out.append(ev)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _write(text: str | bytes, output: Path | None) -> None:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
+
+
+# ----------------------------------------------------------------------------- check
+def _may_come(rule, day: date) -> bool:
+    """False when every date of ``rule`` lies well before ``day`` (a roll moves < 40 days)."""
+    from engine.core.rules import Before, EndOf, Every, On, RRule
+
+    form = rule.due
+    limit = day - timedelta(days=40)
+    if isinstance(form, On | Before):
+        return form.date >= limit
+    if isinstance(form, EndOf):
+        return form.period.end >= limit
+    if isinstance(form, Every | RRule):
+        return form.until is None or form.until >= limit
+    return True
+
+
+def next_deadlines(config, today: date, events=(), n: int = 5):
+    """The first ``n`` occurrences due on or after ``today`` (looking up to 5 years on)."""
+    from engine.core.rules import plan
+
+    live = [r for r in config.rules if _may_come(r, today)]
+    occ = []
+    for days in (40, 400, 5 * 366):
+        occ = plan(live, config.calendar, today, today + timedelta(days=days), events)
+        if len(occ) >= n:
+            break
+    return occ[:n]
+
+
+def summary_lines(config, today: date, events=()) -> list[str]:
+    """What ``hanchot check`` prints for a valid configuration (Vietnamese)."""
+    from engine.core.calendar import format_vi
+    from engine.core.rules import After
+
+    d = config.directory
+    lines = [
+        f"Đơn vị: {len(d.units)}, nhóm: {len(d.groups)}, vai trò: {len(d.roles)}",
+        f"Chính sách nhắc hạn: {len(config.policies)} ({', '.join(config.policies)})",
+        f"Quy tắc: {len(config.rules)} trong {len(config.files)} tệp",
+    ]
+    width = max((len(f) for f in config.files), default=0)
+    for f, ids in config.files.items():
+        lines.append(f"  {f:<{width}}  {len(ids):>4}")
+    forms = Counter(FORM_NAMES.get(type(r.due).__name__, "?") for r in config.rules)
+    lines.append(
+        "Dạng hạn: " + (", ".join(f"{k} {v}" for k, v in forms.most_common()) or "không có")
+    )
+    etypes = Counter(r.due.event for r in config.rules if isinstance(r.due, After))
+    lines.append(
+        "Loại sự kiện dùng: "
+        + (", ".join(f"{k} ({v} quy tắc)" for k, v in sorted(etypes.items())) or "không có")
+    )
+    upcoming = next_deadlines(config, today, events)
+    if upcoming:
+        lines.append(f"{len(upcoming)} hạn tiếp theo (từ {format_vi(today)}):")
+        for o in upcoming:
+            lines.append(f"  {format_vi(o.due)}  {o.rule.id} {o.key}  {o.rule.title}")
+    else:
+        lines.append(f"Không có hạn nào trong 5 năm kể từ {format_vi(today)}.")
+    return lines
+
+
+@app.command()
+def check(
+    today: Annotated[
+        str | None, typer.Option(help="Count the next deadlines from this day (default: today).")
+    ] = None,
+    events: EventsOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Validate config and rules; print a summary. Exit 0 when valid, 2 otherwise."""
+    from engine.loader.config import load_config
+
+    cfg = load_config(config, rules)
+    day = _opt_date(today, "--today") or _now(cfg.settings.timezone).date()
+    evs = _events(events)
+    sys.stdout.write(f"Cấu hình hợp lệ: {config} và {rules}\n")
+    sys.stdout.write("\n".join(summary_lines(cfg, day, evs)) + "\n")
+
+
+# ----------------------------------------------------------------------------- schema
+def rules_schema() -> dict:
+    """JSON Schema of a rules file (for editors: yaml-language-server, VS Code...)."""
+    from engine.loader.models import RulesFile
+
+    schema = RulesFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hanchot rules file"
+    schema["description"] = (
+        "Quy tắc hạn chót của kế hoạch kiểm soát TTHC (SPEC §2–3). "
+        "Add '# yaml-language-server: $schema=<path to this file>' at the top of a rules file."
+    )
+    return schema
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Write the JSON Schema of a rules file, so editors validate and autocomplete it."""
+    _write(json.dumps(rules_schema(), ensure_ascii=False, indent=2) + "\n", output)
+
+
+# ----------------------------------------------------------------------------- plan
+@app.command()
+def plan(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 1 January).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: 31 December).")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="Only deadlines this unit (or group) leads or coordinates.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv | ics")] = "table",
+    events: EventsOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Every deadline due in the window (default: this year), from the rules and events."""
+    from engine.core.rules import plan as plan_occurrences
+    from engine.loader.config import load_config
+    from engine.report import involving, plan_rows, print_table, rows_csv
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+    start = _opt_date(from_, "--from")
+    end = _opt_date(to, "--to")
+    year = start.year if start else end.year if end else None
+    cfg = load_config(config, rules, clock_year=year)
+    now = _now(cfg.settings.timezone)
+    if start is None and end is None:
+        start, end = date(now.year, 1, 1), date(now.year, 12, 31)
+    elif start is None:
+        start = date(end.year, 1, 1)
+    elif end is None:
+        end = date(start.year, 12, 31)
+    if start > end:
+        raise InputError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+    evs = _events(events)
+    occ = plan_occurrences(cfg.rules, cfg.calendar, start, end, evs)
+    if unit is not None:
+        if not cfg.directory.known(unit):
+            from engine.loader.config import suggest
+
+            refs = [*cfg.directory.units, *cfg.directory.groups]
+            raise InputError(f"--unit: unknown unit or group {unit!r}{suggest(unit, refs)}")
+        occ = involving(cfg, occ, unit)
+    rows = plan_rows(cfg, occ)
+    if fmt == "json":
+        _write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", output)
+    elif fmt == "csv":
+        _write(rows_csv(rows), output)
+    elif fmt == "ics":
+        from engine.ics import plan_ics
+
+        name = f"Hạn kiểm soát TTHC {start.strftime('%d/%m/%Y')}–{end.strftime('%d/%m/%Y')}"
+        _write(plan_ics(rows, now, name), output)
+    else:
+        from rich.console import Console
+
+        title = f"Hạn từ {start.strftime('%d/%m/%Y')} đến {end.strftime('%d/%m/%Y')}"
+        if unit:
+            title += f" — {cfg.directory.name_of(unit)}"
+        if output is None:
+            # A pipe or a file gets a wide table; a terminal gets its own width.
+            print_table(rows, Console(width=None if sys.stdout.isatty() else 160), title)
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                print_table(rows, Console(file=fh, width=200), title)

@@ -245,12 +245,20 @@ def occurrences(
         if form.until is not None:
             hi = min(hi, form.until)
         if lo <= hi:
-            p = Period.containing(form.freq, lo)
-            while p.start <= hi:
-                nominal = every_nominal(form, p, cal)
+            # Period.containing / .next / every_nominal, unrolled (the hot loop of a plan).
+            size = MONTHS_IN[form.freq]
+            per_year = 12 // size
+            year, index = lo.year, (lo.month - 1) // size + 1
+            while True:
+                first_month = (index - 1) * size + 1
+                if date(year, first_month, 1) > hi:
+                    break
+                nominal = _month_day(year, first_month + form.month - 1, form.day, cal)
                 if lo <= nominal <= hi:
-                    add(p.key, nominal)
-                p = p.next()
+                    add(Period(year, form.freq, index).key, nominal)
+                index += 1
+                if index > per_year:
+                    index, year = 1, year + 1
     elif isinstance(form, RRule):
         from datetime import datetime
 
@@ -269,9 +277,18 @@ def occurrences(
             ):
                 add(dt.date().isoformat(), dt.date())
     elif isinstance(form, After):
+        # Many events share a date (a day's publications): compute each date once.
+        memo: dict[date, tuple[date, date]] = {}
         for ev in events:
-            if ev.type == form.event and matches(form.when, ev.attrs):
-                add(ev.id, shift(cal, ev.date, form.span), ev)
+            if ev.type != form.event or (form.when and not matches(form.when, ev.attrs)):
+                continue
+            hit = memo.get(ev.date)
+            if hit is None:
+                nominal = shift(cal, ev.date, form.span)
+                hit = memo[ev.date] = (nominal, roll_date(cal, nominal, roll))
+            nominal, due = hit
+            if start <= due <= end:
+                out.append(Occurrence(rule, ev.id, due, nominal, roll, ev))
     else:  # pragma: no cover - the loader builds only the forms above
         raise TypeError(f"unknown due form {form!r}")
     out.sort(key=lambda o: (o.due, o.key))
@@ -290,9 +307,21 @@ def plan(
     for ev in events:
         by_type.setdefault(ev.type, []).append(ev)
     out: list[Occurrence] = []
+    # Rules that share a date form share its dates (a plan's quarterly reports, its
+    # year-end duties): compute (key, due, nominal) once per distinct form.
+    same_form: dict[DueForm, list[tuple[str, date, date]]] = {}
     for rule in rules:
-        evs = by_type.get(rule.due.event, ()) if isinstance(rule.due, After) else ()
-        out.extend(occurrences(rule, cal, start, end, evs))
+        form = rule.due
+        if isinstance(form, After):
+            out.extend(occurrences(rule, cal, start, end, by_type.get(form.event, ())))
+            continue
+        dates = same_form.get(form)
+        if dates is None:
+            dates = same_form[form] = [
+                (o.key, o.due, o.nominal) for o in occurrences(rule, cal, start, end)
+            ]
+        roll = effective_roll(form)
+        out.extend(Occurrence(rule, key, due, nominal, roll) for key, due, nominal in dates)
     out.sort(key=lambda o: (o.due, o.rule.id, o.key))
     return out
 

@@ -8,6 +8,10 @@ every validation message can say ``file:line: message``.
 Safety: built on ``yaml.SafeLoader`` (no object tags). Implicit timestamps are
 switched off: ``2022-02-30`` stays text and is reported by the date parser,
 instead of crashing the YAML constructor.
+
+Speed: when PyYAML has libyaml (``yaml.__with_libyaml__``) the C parser is used
+under the same safe constructors (about ten times faster: ``hanchot check`` of a
+thousand rule files must take under two seconds).
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ class LineList(list):
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
 
 
-class _Loader(yaml.SafeLoader):
+_Base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
     pass
 
 
@@ -59,37 +66,90 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+_MAP = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG
+_SEQ = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
+_STR = yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
+    """Construct ``node`` (plain text, mappings and lists on a fast path).
+
+    Equivalent to the safe constructors with :func:`_construct_mapping` and
+    :func:`_construct_sequence`, without PyYAML's generic recursion machinery
+    (``hanchot check`` of a thousand files spends most of its time here).
+    Any other tag goes through the safe constructor, which refuses object tags.
+    """
+    tag = node.tag
+    if tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value
+    if tag == _MAP and isinstance(node, yaml.MappingNode):
+        return _mapping(loader, node, active)
+    if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+        if id(node) in active:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a recursive alias is not allowed", node.start_mark
+            )
+        active.add(id(node))
+        out = LineList(_build(loader, child, active) for child in node.value)
+        active.discard(id(node))
+        out.line = node.start_mark.line + 1
+        out.lines = [child.start_mark.line + 1 for child in node.value]
+        return out
+    return loader.construct_object(node, deep=True)
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, active: set[int]) -> LineDict:
+    if id(node) in active:
+        raise yaml.constructor.ConstructorError(
+            None, None, "a recursive alias is not allowed", node.start_mark
+        )
+    active.add(id(node))
+    own = sum(1 for k, _ in node.value if k.tag != _MERGE)
     loader.flatten_mapping(node)
+    merged = len(node.value) - own  # `<<: *base` pairs come first; own keys override them
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+    own_keys: set[Any] = set()
+    for i, (key_node, value_node) in enumerate(node.value):
+        key = _build(loader, key_node, active)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             ) from None
-        if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
+        if i >= merged:
+            if key in own_keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            own_keys.add(key)
+        out[key] = _build(loader, value_node, active)
         out.lines[key] = key_node.start_mark.line + 1
+    active.discard(id(node))
     return out
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    return _mapping(loader, node, set())
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
-    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    out.lines = [child.start_mark.line + 1 for child in node.value]
-    return out
+    return _build(loader, node, set())
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+def _get_single_data(self: _Loader) -> Any:
+    node = self.get_single_node()
+    if node is None:
+        return None
+    return _build(self, node, set())
+
+
+_Loader.add_constructor(_MAP, _construct_mapping)
+_Loader.add_constructor(_SEQ, _construct_sequence)
+_Loader.get_single_data = _get_single_data  # type: ignore[method-assign]
 
 
 def parse_yaml(text: str, name: str) -> Any:
