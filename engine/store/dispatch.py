@@ -1,0 +1,527 @@
+"""One dispatch cycle: outbox rows due at ``now`` -> one digest per recipient and instant.
+
+The cycle (:func:`dispatch`):
+
+1. rows stuck in ``sending`` for longer than ``stuck_after`` (a process died while
+   sending) go back to ``pending``: at-least-once rather than silently dropped;
+2. open deadlines with ``next_send_at <= now`` get their outbox rows
+   (:func:`engine.store.outbox.materialise_due`);
+3. pending rows with ``next_attempt_at <= now`` are grouped by (recipient, send
+   instant); each group is *claimed* with a conditional UPDATE (pending -> sending,
+   only while the deadline is still open), rendered as one digest and sent; the
+   rows are marked ``sent`` with the digest's deterministic Message-ID. Transient
+   failures (connection refused, timeout, 4xx) keep the rows pending with an
+   exponential backoff; permanent ones (5xx) mark them ``failed`` with the answer;
+4. the admin gets one failure summary per local day listing failed rows not yet
+   reported (itself an outbox row, stage ``failure-summary``, so it goes out once).
+
+Nothing reads the clock: ``now`` (aware) is an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from engine.core.config import Config, Settings
+from engine.errors import SendError
+from engine.store.audit import log_change
+from engine.store.db import SessionFactory
+from engine.store.outbox import insert_ignore, materialise_due, message_id, require_aware
+from engine.store.tables import (
+    FAILED,
+    FAILURE_SUMMARY,
+    OPEN,
+    PENDING,
+    SENDING,
+    SENT,
+    SUPERSEDED,
+    deadlines,
+    outbox,
+)
+
+log = logging.getLogger("hanchot.dispatch")
+
+#: After this many transient failures in a row the server is taken as down and the
+#: rest of the cycle's digests are deferred (each with its own backoff).
+MAX_TRANSIENT_IN_A_ROW = 3
+MAX_BACKOFF = timedelta(hours=6)
+#: Groups claimed per transaction; each sent digest is still committed on its own.
+CLAIM_BATCH = 100
+
+TransportFactory = Callable[[], AbstractContextManager]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failed try: 2, 4, 8... minutes, at most 6 hours."""
+    return min(timedelta(minutes=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+def transport_factory(settings: Settings, password: str | None = None) -> TransportFactory:
+    """SMTP per ``settings.smtp`` (one connection per cycle, reused), else .eml files
+    under ``settings.mail_dir`` so a fresh machine works without a mail server."""
+    from notifications.transport import FileTransport, SmtpTransport
+
+    smtp = settings.smtp
+    if smtp is None:
+        return lambda: FileTransport(settings.mail_dir)
+    return lambda: SmtpTransport(
+        smtp.host, smtp.port, smtp.security, smtp.user, password, smtp.timeout
+    )
+
+
+@dataclass
+class DispatchReport:
+    """What one cycle did; ``next_wake`` is when the next cycle has work (or None)."""
+
+    created: int = 0
+    superseded: int = 0
+    digests_sent: int = 0
+    rows_sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    next_wake: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.digests_sent} messages sent ({self.rows_sent} reminders), "
+            f"{self.failed} failed, {self.deferred} deferred, {self.superseded} superseded"
+        )
+
+
+@dataclass
+class _Group:
+    recipient: str
+    name: str | None
+    send_at: datetime
+    ids: list[int]
+
+
+def dispatch(
+    config: Config,
+    sessions: SessionFactory,
+    transports: TransportFactory,
+    now: datetime,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    stuck_after: timedelta = timedelta(minutes=15),
+) -> DispatchReport:
+    """Run one cycle as of ``now`` (see the module docstring). Raises ValueError for a
+    naive ``now``; send failures are recorded in the outbox, never raised."""
+    now = require_aware(now)
+    report = DispatchReport()
+    with sessions() as s, s.begin():
+        s.execute(
+            outbox.update()
+            .where(outbox.c.state == SENDING, outbox.c.claimed_at < now - stuck_after)
+            .values(state=PENDING, claim_token=None, last_error="retried after an interrupted send")
+        )
+        report.created, report.superseded = materialise_due(s, config, now)
+        groups = _due_groups(s, now, report)
+    if groups:
+        _send_groups(config, sessions, transports, now, groups, report, should_stop)
+    if config.settings.admin_email and not should_stop():
+        with sessions() as s, s.begin():
+            summary = _queue_failure_summary(s, config, now)
+        if summary is not None:
+            _send_groups(config, sessions, transports, now, [summary], report, should_stop)
+    with sessions() as s:
+        report.next_wake = next_wake(s, stuck_after)
+    return report
+
+
+def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
+    rows = s.execute(
+        sa.select(
+            outbox.c.id,
+            outbox.c.recipient,
+            outbox.c.recipient_name,
+            outbox.c.send_at,
+            outbox.c.deadline_id,
+            outbox.c.stage,
+            deadlines.c.status,
+        )
+        .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
+        .where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.send_at, outbox.c.recipient, outbox.c.id)
+    ).all()
+    closed = [r.id for r in rows if r.deadline_id is not None and r.status != OPEN]
+    if closed:
+        s.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(closed))
+            .values(state=SUPERSEDED, last_error="deadline closed", updated_at=now)
+        )
+        report.superseded += len(closed)
+    groups: dict[tuple[str, datetime], _Group] = {}
+    for r in rows:
+        if r.deadline_id is None or r.status != OPEN:
+            continue  # failure summaries are queued separately
+        k = (r.recipient.lower(), r.send_at)
+        g = groups.get(k)
+        if g is None:
+            g = groups[k] = _Group(r.recipient, r.recipient_name, r.send_at, [])
+        g.ids.append(r.id)
+    out = list(groups.values())
+    summaries = [r for r in rows if r.deadline_id is None and r.stage == FAILURE_SUMMARY]
+    out.extend(_Group(r.recipient, r.recipient_name, r.send_at, [r.id]) for r in summaries)
+    return out
+
+
+def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime) -> dict:
+    """Take the rows of several groups pending -> sending in one transaction, one claim
+    token per group, only while their deadline is open. Returns token -> rows."""
+    tokens = [uuid.uuid4().hex for _ in groups]
+    still_open = (
+        sa.select(deadlines.c.id)
+        .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
+        .exists()
+    )
+    with sessions() as s, s.begin():
+        for token, g in zip(tokens, groups, strict=True):
+            s.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id.in_(g.ids),
+                    outbox.c.state == PENDING,
+                    sa.or_(outbox.c.deadline_id.is_(None), still_open),
+                )
+                .values(state=SENDING, claim_token=token, claimed_at=now)
+            )
+    out: dict[str, list] = {t: [] for t in tokens}
+    with sessions() as s:
+        rows = s.execute(
+            sa.select(outbox, *[c.label(f"d_{c.name}") for c in deadlines.c])
+            .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
+            .where(
+                outbox.c.id.in_([i for g in groups for i in g.ids]),  # primary key: fast
+                outbox.c.claim_token.in_(tokens),
+            )
+            .order_by(outbox.c.id)
+        ).all()
+    for r in rows:
+        out[r.claim_token].append(r)
+    return out
+
+
+def _finish(sessions: SessionFactory, token: str, rows, **values) -> None:
+    ids = [r.id for r in rows]
+    with sessions() as s, s.begin():
+        s.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(ids), outbox.c.claim_token == token)
+            .values(claim_token=None, attempts=outbox.c.attempts + 1, **values)
+        )
+
+
+def _send_groups(config, sessions, transports, now, groups, report, should_stop) -> None:
+    from notifications.render import render
+
+    tz = config.settings.timezone
+    transient_in_a_row = 0
+    claimed: dict[str, list] = {}
+    transport_cm = transports()
+    try:
+        transport = transport_cm.__enter__()
+    except SendError as e:
+        # Cannot even connect (or log in): nothing was sent, everything waits.
+        log.error("mail server unavailable: %s", e.message)
+        report.errors.append(e.message)
+        _defer(sessions, groups, now, report, e.message)
+        return
+    with transport_cm:
+        for i, g in enumerate(groups):
+            if should_stop():
+                _release(sessions, claimed, now)
+                log.info("stopping: %d digests left for the next cycle", len(groups) - i)
+                return
+            if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                _release(sessions, claimed, now)
+                _defer(sessions, groups[i:], now, report, "not tried: the mail server is down")
+                return
+            if i % CLAIM_BATCH == 0:
+                batch = groups[i : i + CLAIM_BATCH]
+                claimed = _claim_batch(sessions, batch, now)
+                tokens = dict(zip(map(id, batch), claimed, strict=True))
+            token = tokens[id(g)]
+            rows = claimed[token]
+            if not rows:
+                continue
+            ids = [r.id for r in rows]
+            mid = message_id(ids)
+            try:
+                if rows[0].deadline_id is None:
+                    msg = _summary_message(config, sessions, rows[0], mid, now)
+                else:
+                    msg = render(_digest(config, g, rows, mid, now), tz=tz)
+                transport.send(msg)
+            except SendError as e:
+                if e.retryable:
+                    transient_in_a_row += 1
+                    attempts = max(r.attempts for r in rows) + 1
+                    _finish(
+                        sessions,
+                        token,
+                        rows,
+                        state=PENDING,
+                        last_error=e.message,
+                        next_attempt_at=now + backoff(attempts),
+                        updated_at=now,
+                    )
+                    report.deferred += len(rows)
+                    report.errors.append(f"{g.recipient}: {e.message}")
+                    log.warning("deferred %s to %s: %s", mid, g.recipient, e.message)
+                else:
+                    _fail(sessions, token, rows, e.message, now, report)
+                continue
+            except Exception as e:  # a bug in rendering must not lose the row silently
+                log.exception("cannot build the message for %s", g.recipient)
+                _fail(sessions, token, rows, f"internal error: {e!r}", now, report)
+                continue
+            transient_in_a_row = 0
+            _finish(sessions, token, rows, state=SENT, sent_at=now, message_id=mid, updated_at=now)
+            report.digests_sent += 1
+            report.rows_sent += len(rows)
+            n = len({r.deadline_id for r in rows})
+            log.info("sent %s to %s: %d deadline(s)", mid, g.recipient, n)
+
+
+def _fail(sessions, token, rows, error: str, now, report) -> None:
+    _finish(sessions, token, rows, state=FAILED, last_error=error, updated_at=now)
+    report.failed += len(rows)
+    report.errors.append(f"{rows[0].recipient}: {error}")
+    log.error("failed for good to %s: %s", rows[0].recipient, error)
+    with sessions() as s, s.begin():
+        for r in rows:
+            log_change(
+                s,
+                at=now,
+                actor="hanchot",
+                action="send-failed",
+                entity="outbox",
+                entity_id=r.id,
+                rule_id=r.d_rule_id,
+                key=r.d_key,
+                new={"state": FAILED, "recipient": r.recipient, "stage": r.stage},
+                reason=error,
+            )
+
+
+def _release(sessions, claimed: dict[str, list], now) -> None:
+    """Give back claimed rows not yet sent (stopping, server down): pending again."""
+    ids = [r.id for rows in claimed.values() for r in rows]
+    if not ids:
+        return
+    with sessions() as s, s.begin():
+        s.execute(
+            outbox.update()
+            .where(
+                outbox.c.id.in_(ids),
+                outbox.c.claim_token.in_(list(claimed)),
+                outbox.c.state == SENDING,
+            )
+            .values(state=PENDING, claim_token=None, updated_at=now)
+        )
+
+
+def _defer(sessions, groups: list[_Group], now, report, why: str) -> None:
+    ids = [i for g in groups for i in g.ids]
+    with sessions() as s, s.begin():
+        rows = s.execute(
+            sa.select(outbox.c.id, outbox.c.attempts).where(
+                outbox.c.id.in_(ids), outbox.c.state == PENDING
+            )
+        ).all()
+        for r in rows:
+            s.execute(
+                outbox.update()
+                .where(outbox.c.id == r.id, outbox.c.state == PENDING)
+                .values(
+                    attempts=r.attempts + 1,
+                    last_error=why,
+                    next_attempt_at=now + backoff(r.attempts + 1),
+                    updated_at=now,
+                )
+            )
+    report.deferred += len(rows)
+
+
+def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
+    from notifications.model import Digest, DigestItem
+
+    s = config.settings
+    zone = ZoneInfo(s.timezone)
+    send_at = g.send_at if g.send_at.astimezone(zone).date() == now.astimezone(zone).date() else now
+    day = send_at.astimezone(zone).date()
+    rules = {r.id: r for r in config.rules}
+    directory = config.directory
+    by_deadline = {}
+    for r in rows:  # one item per deadline, the latest stage wins
+        prev = by_deadline.get(r.deadline_id)
+        if prev is None or (r.send_at, r.id) > (prev.send_at, prev.id):
+            by_deadline[r.deadline_id] = r
+
+    def name(ref: str) -> str:
+        try:
+            return directory.name_of(ref)
+        except KeyError:
+            return ref
+
+    items = []
+    for r in by_deadline.values():
+        rule = rules.get(r.d_rule_id)
+        items.append(
+            DigestItem(
+                rule_id=r.d_rule_id,
+                key=r.d_key,
+                title=r.d_title,
+                plan_item=r.d_plan_item,
+                due=r.d_due,
+                working_days_left=config.calendar.working_days_between(day, r.d_due),
+                stage=r.stage,
+                lead_name=name(r.d_lead),
+                coordinating_names=tuple(name(c) for c in r.d_coordinating or ()),
+                output=rule.output if rule else None,
+                basis=rule.basis if rule else None,
+            )
+        )
+    return Digest(
+        recipient_email=g.recipient,
+        recipient_name=g.name,
+        items=tuple(items),
+        message_id=mid,
+        send_at=send_at,
+        sender_name=s.sender_name,
+        sender_email=s.sender_email,
+    )
+
+
+# ------------------------------------------------------------------ failure summary
+def _queue_failure_summary(s, config: Config, now: datetime) -> _Group | None:
+    """Queue today's summary if failed rows are unreported and none was queued today."""
+    unreported = (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.state == FAILED,
+            outbox.c.reported_in.is_(None),
+            outbox.c.deadline_id.is_not(None),
+        )
+        .limit(1)
+    )
+    if s.execute(unreported).first() is None:
+        return None
+    day = now.astimezone(ZoneInfo(config.settings.timezone)).date()
+    repeat = day.year * 10000 + day.month * 100 + day.day
+    admin = config.settings.admin_email
+    insert_ignore(
+        s,
+        outbox,
+        [
+            {
+                "deadline_id": None,
+                "stage": FAILURE_SUMMARY,
+                "repeat": repeat,
+                "recipient": admin,
+                "recipient_name": "Quản trị hệ thống nhắc hạn",
+                "send_at": now,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+    )
+    row = s.execute(
+        sa.select(outbox.c.id, outbox.c.state, outbox.c.send_at).where(
+            outbox.c.deadline_id.is_(None),
+            outbox.c.stage == FAILURE_SUMMARY,
+            outbox.c.repeat == repeat,
+            outbox.c.recipient == admin,
+        )
+    ).first()
+    if row is None or row.send_at != now:
+        return None  # today's summary exists already: the rest goes tomorrow
+    s.execute(
+        outbox.update()
+        .where(
+            outbox.c.state == FAILED,
+            outbox.c.reported_in.is_(None),
+            outbox.c.deadline_id.is_not(None),
+        )
+        .values(reported_in=row.id)
+    )
+    return _Group(admin, "Quản trị hệ thống nhắc hạn", now, [row.id])
+
+
+def _summary_message(config: Config, sessions, row, mid: str, now: datetime) -> EmailMessage:
+    import email.policy
+    from email.headerregistry import Address
+    from email.utils import format_datetime
+
+    from engine.core.calendar import format_vi
+
+    s = config.settings
+    zone = ZoneInfo(s.timezone)
+    with sessions() as ses:
+        failed = ses.execute(
+            sa.select(
+                outbox.c.recipient,
+                outbox.c.stage,
+                outbox.c.last_error,
+                deadlines.c.rule_id,
+                deadlines.c.key,
+                deadlines.c.title,
+            )
+            .select_from(outbox.join(deadlines, deadlines.c.id == outbox.c.deadline_id))
+            .where(outbox.c.reported_in == row.id)
+            .order_by(outbox.c.id)
+        ).all()
+    day = row.send_at.astimezone(zone).date()
+    lines = [
+        f"Ngày {format_vi(day)}, hệ thống nhắc hạn không gửi được {len(failed)} thư nhắc "
+        "(máy chủ thư từ chối người nhận). Xin kiểm tra lại địa chỉ trong config/units.yaml.",
+        "",
+    ]
+    for f in failed:
+        lines.append(f"- {f.recipient}: {f.title} ({f.rule_id} {f.key}), mốc «{f.stage}»")
+        lines.append(f"  Trả lời của máy chủ: {f.last_error}")
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = Address(display_name=s.sender_name, addr_spec=s.sender_email)
+    msg["To"] = Address(display_name=row.recipient_name or "", addr_spec=row.recipient)
+    msg["Subject"] = f"[Nhắc hạn] {len(failed)} thư không gửi được ngày {day:%d/%m/%Y}"
+    msg["Date"] = format_datetime(row.send_at.astimezone(zone))
+    msg["Message-ID"] = mid
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+# ------------------------------------------------------------------ wake-up
+def next_wake(s, stuck_after: timedelta = timedelta(minutes=15)) -> datetime | None:
+    """The earliest instant at which a cycle has something to do (indexed look-ups)."""
+    candidates = [
+        s.execute(sa.select(sa.func.min(deadlines.c.next_send_at))).scalar(),
+        s.execute(
+            sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.state == PENDING)
+        ).scalar(),
+    ]
+    stuck = s.execute(
+        sa.select(sa.func.min(outbox.c.claimed_at)).where(outbox.c.state == SENDING)
+    ).scalar()
+    if stuck is not None:
+        candidates.append(stuck + stuck_after)
+    from engine.store.tables import UTCDateTime
+
+    conv = UTCDateTime().process_result_value
+    out = [conv(c, s.get_bind().dialect) for c in candidates if c is not None]
+    return min(out, default=None)

@@ -1,0 +1,172 @@
+"""The tracking commands as a user runs them: event, done, waive, status, run --once.
+
+Each test works in its own directory with the shipped ``config/`` (units, calendar,
+escalation) and a small rules directory; the database and the .eml files land in
+``var/`` there, as on a fresh machine without a mail server.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RULES = """\
+rules:
+  - id: bao-cao-6-thang
+    title: Báo cáo tình hình, kết quả kiểm soát TTHC 6 tháng
+    plan_item: "18"
+    basis: Thông tư 01/2020/TT-VPCP
+    output: Báo cáo gửi UBND tỉnh
+    lead: van-phong
+    coordinating: [thanh-tra]
+    due: {on: 2022-07-29}
+  - id: quy-trinh-noi-bo
+    title: Trình phê duyệt quy trình nội bộ giải quyết TTHC
+    lead: qlcn
+    due: {after: publication, in: 30 days}
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
+    return tmp_path
+
+
+def hanchot(site: Path, *args: str, env: dict | None = None):
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ["COLUMNS"] = "200"
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", "from engine.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=site,
+        env=environ,
+        timeout=120,
+    )
+
+
+def mails(site: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((site / "var" / "mail").rglob("*.eml"))
+    ]
+
+
+def test_run_once_writes_eml_files_without_smtp_and_twice_is_nothing_new(site):
+    r = hanchot(site, "run", "--once", "--now", "2022-07-22T08:00+07:00")
+    assert r.returncode == 0, r.stderr
+    assert "1 messages sent" in r.stdout
+    (msg,) = mails(site)
+    assert msg["To"].addresses[0].addr_spec == "vanphong@example.gov.vn"
+    assert msg["Subject"] == "[Nhắc hạn] 1 việc sắp đến hạn — Văn phòng Sở"
+    assert "sent <" in r.stderr  # one log line per message
+    r = hanchot(site, "run", "--once", "--now", "2022-07-22T09:00+07:00")
+    assert r.returncode == 0 and "0 messages sent" in r.stdout
+    assert len(mails(site)) == 1
+
+
+def test_naive_now_is_refused(site):
+    r = hanchot(site, "run", "--once", "--now", "2022-07-22T08:00")
+    assert r.returncode == 2
+    assert "no UTC offset" in r.stderr
+
+
+def test_event_add_list_and_deadline_appears_in_status(site):
+    r = hanchot(
+        site,
+        "event",
+        "add",
+        "publication",
+        "--id",
+        "qd-0425",
+        "--date",
+        "2022-03-15",
+        "--set",
+        "delegated=true",
+        "--now",
+        "2022-04-08T09:00+07:00",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "1 hạn mới" in r.stdout
+    r = hanchot(site, "event", "list", "--format", "json")
+    (ev,) = json.loads(r.stdout)
+    assert ev["id"] == "qd-0425" and ev["attrs"] == {"delegated": "true"}
+    r = hanchot(site, "status", "--format", "json", "--now", "2022-04-08T09:00+07:00")
+    assert r.returncode == 0, r.stderr
+    (line,) = json.loads(r.stdout)
+    assert (line["rule"], line["key"], line["due"], line["state"]) == (
+        "quy-trinh-noi-bo",
+        "qd-0425",
+        "2022-04-14",
+        "due-soon",
+    )
+    r = hanchot(site, "status", "--now", "2022-04-20T09:00+07:00")
+    assert "Quá hạn" in r.stdout and "quy-trinh-noi-bo" in r.stdout
+
+
+def test_event_import_csv_reports_file_and_line(site):
+    good = site / "events.csv"
+    good.write_text(
+        "type,id,date,delegated\npublication,qd-1,2022-03-15,\npublication,qd-2,19/08/2022,true\n",
+        encoding="utf-8",
+    )
+    r = hanchot(site, "event", "import", str(good), "--now", "2022-03-20T09:00+07:00")
+    assert r.returncode == 0, r.stderr
+    assert "Đã nhập 2 sự kiện" in r.stdout
+    r = hanchot(site, "event", "import", str(good), "--now", "2022-03-20T09:00+07:00")
+    assert "Đã nhập 0 sự kiện (2 đã có)" in r.stdout
+    bad = site / "bad.csv"
+    bad.write_text("type,id,date\npublication,qd-3,2022-02-30\n", encoding="utf-8")
+    r = hanchot(site, "event", "import", str(bad))
+    assert r.returncode == 2
+    assert "bad.csv:2:" in r.stderr
+
+
+def test_done_stops_the_mail_and_waive_needs_a_reason(site):
+    assert hanchot(site, "run", "--once", "--now", "2022-07-22T08:00+07:00").returncode == 0
+    r = hanchot(
+        site,
+        "done",
+        "bao-cao-6-thang",
+        "once",
+        "--evidence",
+        "Báo cáo số 123/BC-SCT ngày 27/7/2022",
+        "--now",
+        "2022-07-27T10:00+07:00",
+    )
+    assert r.returncode == 0, r.stderr
+    for day in ("2022-07-28", "2022-07-29", "2022-08-01", "2022-08-05"):
+        assert hanchot(site, "run", "--once", "--now", f"{day}T08:00+07:00").returncode == 0
+    assert len(mails(site)) == 1
+    r = hanchot(site, "waive", "bao-cao-6-thang", "once", "--reason", "x")
+    assert r.returncode == 2 and "already done" in r.stderr
+    r = hanchot(site, "done", "khong-co", "once", "--evidence", "x")
+    assert r.returncode == 2 and "no deadline khong-co once" in r.stderr
+
+
+def test_status_unit_filter(site):
+    r = hanchot(
+        site, "status", "--unit", "thanh-tra", "--format", "json", "--now", "2022-07-27T09:00+07:00"
+    )
+    assert r.returncode == 0, r.stderr
+    assert [x["rule"] for x in json.loads(r.stdout)] == ["bao-cao-6-thang"]
+    r = hanchot(site, "status", "--unit", "qlcn", "--format", "json")
+    assert json.loads(r.stdout) == []
+    r = hanchot(site, "status", "--unit", "khong-co")
+    assert r.returncode == 2 and "unknown unit" in r.stderr

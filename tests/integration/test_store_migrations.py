@@ -1,0 +1,86 @@
+"""Alembic migrations: from an empty database and from the previous revision."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from engine.store import db
+from engine.store.tables import audit, deadlines, metadata
+
+
+def test_empty_database_to_head_matches_the_models(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'var' / 'h.db'}")
+    assert db.current_revision(engine) is None
+    db.migrate(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    db.migrate(engine)  # a no-op the second time
+
+
+def test_from_previous_revision_keeps_data(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine, "0001")
+    now = datetime(2022, 7, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO deadlines (rule_id, key, title, due, lead, coordinating, status, "
+                "created_at, updated_at) VALUES ('r', 'once', 'T', '2022-07-29', 'van-phong', "
+                "'[]', 'open', :now, :now)"
+            ),
+            {"now": now.replace(tzinfo=None)},
+        )
+    db.migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(deadlines)).one()
+    assert row.due == date(2022, 7, 29) and row.next_send_at is None
+    assert row.created_at == now  # naive SQLite value comes back as aware UTC
+
+
+def test_downgrade_to_base_and_up_again(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine)
+    db.downgrade(engine, "0001")
+    db.downgrade(engine, "base")
+    assert sa.inspect(engine).get_table_names() == ["alembic_version"]
+    db.migrate(engine)
+    assert "outbox" in sa.inspect(engine).get_table_names()
+
+
+def test_audit_log_is_append_only(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            audit.insert().values(
+                at=datetime(2022, 7, 1, tzinfo=UTC), actor="a", action="x", entity="deadline"
+            )
+        )
+    for stmt in (audit.update().values(actor="b"), audit.delete()):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(stmt)
+
+
+def test_naive_instant_is_refused(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine)
+    with pytest.raises(sa.exc.StatementError, match="naive"), engine.begin() as conn:
+        conn.execute(
+            audit.insert().values(at=datetime(2022, 7, 1), actor="a", action="x", entity="e")
+        )
+
+
+def test_second_daemon_lock_is_refused_with_pid(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    engine = db.make_engine(url)
+    with db.DaemonLock(engine, url):
+        with pytest.raises(Exception, match=r"another hanchot daemon is running on .*h\.db \(pid"):
+            db.DaemonLock(engine, url).acquire()
+    with db.DaemonLock(engine, url):  # released: can be taken again
+        pass

@@ -1,0 +1,144 @@
+"""The store on PostgreSQL: migrations, materialise, dispatch, claims, advisory lock.
+
+Uses ``HANCHOT_TEST_POSTGRES_URL`` when set; otherwise starts a throwaway server with
+Debian's ``/usr/lib/postgresql/*/bin/initdb`` and ``pg_ctl`` (package ``postgresql``)
+in a temporary directory, as the ``postgres`` user when run as root. Skipped with the
+reason when neither is possible.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from engine.errors import StoreError
+from engine.store import db
+from engine.store.dispatch import dispatch, transport_factory
+from engine.store.materialise import materialise
+from engine.store.tables import outbox
+from tests.integration.store_helpers import local, make_config
+
+pytestmark = pytest.mark.postgres
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("HANCHOT_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("no PostgreSQL: set HANCHOT_TEST_POSTGRES_URL or apt-get install postgresql")
+    bindir = os.path.dirname(bins[-1])
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as postgres")
+    base = tempfile.mkdtemp(prefix="hanchot-pg-")
+    data = os.path.join(base, "data")
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(base, "postgres")
+    port = _free_port()
+
+    def pg(*args: str) -> None:
+        subprocess.run(prefix + list(args), check=True, capture_output=True, timeout=120)
+
+    try:
+        pg(f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        pg(
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(base, "log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+            "-w",
+            "start",
+        )
+    except subprocess.CalledProcessError as e:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"cannot start a throwaway PostgreSQL: {e.stderr.decode(errors='replace')}")
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_engine(pg_url):
+    engine = db.make_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    yield engine
+    engine.dispose()
+
+
+def test_migrations_from_empty_and_previous(pg_engine):
+    db.migrate(pg_engine, "0001")
+    db.migrate(pg_engine)
+    assert db.current_revision(pg_engine) == db.head_revision()
+    db.downgrade(pg_engine, "base")
+    db.migrate(pg_engine)
+    assert "outbox" in sa.inspect(pg_engine).get_table_names()
+
+
+def test_ladder_dispatch_and_claims(tmp_path, pg_engine, pg_url):
+    config = make_config(tmp_path, database=pg_url)
+    db.migrate(pg_engine)
+    sessions = db.session_factory(pg_engine)
+    with sessions() as s, s.begin():
+        assert materialise(s, config, local(2022, 7, 1)).created == 1
+    transports = transport_factory(config.settings)
+    now = local(2022, 7, 28)
+    reports = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(dispatch(config, sessions, transports, now)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.digests_sent for r in reports) == 3
+    assert dispatch(config, sessions, transports, now + timedelta(hours=1)).digests_sent == 0
+    with sessions() as s:
+        states = dict(
+            s.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
+        )
+        sent_at = s.execute(sa.select(outbox.c.send_at).where(outbox.c.state == "sent")).scalar()
+    assert states == {"sent": 3, "superseded": 1}
+    assert sent_at == now and sent_at.tzinfo is not None
+    assert len(list((tmp_path / "var" / "mail").rglob("*.eml"))) == 3
+
+
+def test_advisory_lock_refuses_second_daemon(pg_engine, pg_url):
+    with db.DaemonLock(pg_engine, pg_url):
+        other = db.make_engine(pg_url)
+        try:
+            with pytest.raises(StoreError, match="another hanchot daemon"):
+                db.DaemonLock(other, pg_url).acquire()
+        finally:
+            other.dispose()
