@@ -196,6 +196,33 @@ def schema(
 
 
 # ----------------------------------------------------------------------------- plan
+def _stored(cfg) -> tuple[list, dict]:
+    """Recorded events and deadline statuses, if the database exists (never creates it)."""
+    import sqlalchemy.exc
+
+    from engine.errors import StoreError
+    from engine.store import db
+    from engine.store.materialise import stored_events
+    from engine.store.ops import statuses
+
+    url = db.database_url(cfg.settings.database)
+    path = db.sqlite_path(url)
+    if path is not None and not path.exists():
+        return [], {}
+    try:
+        engine = db.make_engine(url)
+        if db.current_revision(engine) is None:
+            return [], {}
+        db.migrate(engine)
+        with db.session_factory(engine)() as s:
+            return stored_events(s), statuses(s)
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        raise StoreError(
+            f"cannot read the database {url}: {e.__class__.__name__}: "
+            f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}"
+        ) from None
+
+
 @app.command()
 def plan(
     from_: Annotated[
@@ -212,10 +239,18 @@ def plan(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Ignore the database's events and statuses.")
+    ] = False,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
-    """Every deadline due in the window (default: this year), from the rules and events."""
+    """Every deadline due in the window (default: this year), from the rules and events.
+
+    Events recorded in the database (``hanchot event add``) count as well as those of
+    ``--events`` files, and each deadline shows its stored status (open, done, waived,
+    cancelled). Without a database yet, every deadline is ``open``.
+    """
     from engine.core.rules import plan as plan_occurrences
     from engine.loader.config import load_config
     from engine.report import involving, plan_rows, print_table, rows_csv
@@ -236,6 +271,9 @@ def plan(
     if start > end:
         raise InputError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
     evs = _events(events)
+    stored_evs, statuses = ([], {}) if no_store else _stored(cfg)
+    given = {(e.type, e.id) for e in evs}
+    evs = [*evs, *(e for e in stored_evs if (e.type, e.id) not in given)]
     occ = plan_occurrences(cfg.rules, cfg.calendar, start, end, evs)
     if unit is not None:
         if not cfg.directory.known(unit):
@@ -244,7 +282,7 @@ def plan(
             refs = [*cfg.directory.units, *cfg.directory.groups]
             raise InputError(f"--unit: unknown unit or group {unit!r}{suggest(unit, refs)}")
         occ = involving(cfg, occ, unit)
-    rows = plan_rows(cfg, occ)
+    rows = plan_rows(cfg, occ, statuses)
     if fmt == "json":
         _write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", output)
     elif fmt == "csv":

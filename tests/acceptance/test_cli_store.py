@@ -170,3 +170,33 @@ def test_status_unit_filter(site):
     assert json.loads(r.stdout) == []
     r = hanchot(site, "status", "--unit", "khong-co")
     assert r.returncode == 2 and "unknown unit" in r.stderr
+
+
+def test_plan_includes_stored_events_and_statuses(site):
+    # Before any database exists, plan works from the rules alone and creates nothing.
+    r = hanchot(site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [(d["rule"], d["status"]) for d in json.loads(r.stdout)] == [("bao-cao-6-thang", "open")]
+    assert not (site / "var" / "hanchot.db").exists()
+
+    now = ["--now", "2022-03-01T09:00:00+07:00"]
+    r = hanchot(
+        site, "event", "add", "publication", "--id", "qd-0425", "--date", "2022-03-11", *now
+    )
+    assert r.returncode == 0, r.stderr
+    r = hanchot(site, "done", "bao-cao-6-thang", "once", "--evidence", "Báo cáo số 12/BC-SCT", *now)
+    assert r.returncode == 0, r.stderr
+
+    r = hanchot(site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = {(d["rule"], d["key"]): d for d in json.loads(r.stdout)}
+    # 11/3/2022 + 30 days = Sun 10/4 (Giỗ Tổ), Mon 11/4 off in lieu -> Tue 12/4/2022.
+    assert rows[("quy-trinh-noi-bo", "qd-0425")]["due"] == "2022-04-12"
+    assert rows[("quy-trinh-noi-bo", "qd-0425")]["status"] == "open"
+    assert rows[("bao-cao-6-thang", "once")]["status"] == "done"
+
+    # --no-store: the rules alone again.
+    r = hanchot(
+        site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json", "--no-store"
+    )
+    assert [d["status"] for d in json.loads(r.stdout)] == ["open"]
