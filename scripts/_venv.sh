@@ -9,7 +9,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 want="$(sha256sum pyproject.toml | cut -c1-16)$extras"
 if [ "$(cat .venv/.hanchot-stamp 2>/dev/null || true)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+  echo "Installing hanchot into .venv (log: .venv/pip.log)..." >&2
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras:+[$extras]}"; \
+       } >.venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "pip install failed; full log in .venv/pip.log" >&2
+    exit 1
+  fi
   echo "$want" > .venv/.hanchot-stamp
 fi
