@@ -12,9 +12,44 @@ non-ASCII unstructured and address headers and leaves everything else to ``SMTP`
 from __future__ import annotations
 
 from email.header import Header
+from email.headerregistry import HeaderRegistry
 from email.policy import EmailPolicy
 from email.utils import formataddr
+from functools import lru_cache
 from typing import Any
+
+
+class _CachedHeaderRegistry(HeaderRegistry):
+    """:class:`~email.headerregistry.HeaderRegistry` that builds each header class
+    once: the stock registry creates a new class with ``type()`` for every header
+    it parses, which was a large part of the cost of building a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+
+@lru_cache(maxsize=4096)
+def _encode_words(name: str, text: str, maxlinelen: int | None, linesep: str) -> str:
+    return Header(text, "utf-8", maxlinelen=maxlinelen, header_name=name).encode(linesep=linesep)
+
+
+def _join_address(
+    policy: EmailPolicy, name: str, encoded: str, addr_spec: str, *, first: bool
+) -> str:
+    lines = encoded.split(policy.linesep)
+    # the last line so far, with "To: " or the " " of a continuation
+    indent = len(name) + 2 if first and len(lines) == 1 else 1
+    width = indent + len(lines[-1].strip()) + len(addr_spec) + 4
+    gap = " " if width <= (policy.max_line_length or 78) else f"{policy.linesep} "
+    return f"{encoded}{gap}<{addr_spec}>"
 
 
 class Rfc2047Policy(EmailPolicy):
@@ -31,9 +66,7 @@ class Rfc2047Policy(EmailPolicy):
         return folded.encode("ascii") if folded is not None else super().fold_binary(name, value)
 
     def _encode(self, name: str, text: str) -> str:
-        return Header(text, "utf-8", maxlinelen=self.max_line_length, header_name=name).encode(
-            linesep=self.linesep
-        )
+        return _encode_words(name, text, self.max_line_length, self.linesep)
 
     def _legacy_fold(self, name: str, value: Any) -> str | None:
         text = str(value)
@@ -55,14 +88,11 @@ class Rfc2047Policy(EmailPolicy):
                     pieces.append(formataddr((address.display_name, address.addr_spec)))
                 else:
                     encoded = self._encode(name, address.display_name)
-                    lines = encoded.split(self.linesep)
-                    # the last line so far, with "To: " or the " " of a continuation
-                    indent = len(name) + 2 if not pieces and len(lines) == 1 else 1
-                    width = indent + len(lines[-1].strip()) + len(address.addr_spec) + 4
-                    gap = " " if width <= (self.max_line_length or 78) else f"{self.linesep} "
-                    pieces.append(f"{encoded}{gap}<{address.addr_spec}>")
+                    pieces.append(
+                        _join_address(self, name, encoded, address.addr_spec, first=not pieces)
+                    )
         return f"{name}: {f',{self.linesep} '.join(pieces)}{self.linesep}"
 
 
 #: ``email.policy.SMTP`` (CRLF line ends) with correct RFC 2047 encoding.
-POLICY = Rfc2047Policy(linesep="\r\n")
+POLICY = Rfc2047Policy(linesep="\r\n", header_factory=_CachedHeaderRegistry())

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import smtplib
 import ssl
 import tempfile
+import time
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -26,6 +28,10 @@ import yagmail
 from engine.errors import SendError
 
 Security = Literal["none", "starttls", "ssl"]
+
+#: A connection whose last command succeeded less than this many seconds ago is not
+#: checked with NOOP before the next message (only for a hang-up, which costs nothing).
+NOOP_AFTER = 5.0
 
 
 class Transport(Protocol):
@@ -217,9 +223,11 @@ class SmtpTransport:
     ``password`` (which comes from ``HANCHOT_SMTP_PASSWORD``, never from a file, and
     is never logged or shown by :func:`repr`); without ``user`` it does not log in.
 
-    The connection opens at :meth:`open` (or the first :meth:`send`). Before each
-    later message the connection is checked with ``NOOP``; if the server has dropped
-    it meanwhile, the transport reconnects once, transparently. A failure *during* a
+    The connection opens at :meth:`open` (or the first :meth:`send`). Before a later
+    message the connection is checked with ``NOOP`` when it has been idle for
+    :data:`NOOP_AFTER` seconds or more, or when the server has hung up or spoken out
+    of turn (seen without a round trip); if the server has dropped it meanwhile, the
+    transport reconnects once, transparently. A failure *during* a
     message is not retried here (the message may have been accepted), it raises
     :class:`~engine.errors.SendError` for the caller to schedule.
     """
@@ -251,6 +259,8 @@ class SmtpTransport:
         self.local_hostname = local_hostname
         self._ssl_context = ssl_context
         self._yag: yagmail.SMTP | None = None
+        #: time.monotonic() of the last command that succeeded on this connection
+        self._last_ok: float | None = None
 
     def __repr__(self) -> str:
         login = f", user={self.user!r}, password=***" if self.user else ""
@@ -300,6 +310,7 @@ class SmtpTransport:
             self._discard(yag)
             raise
         self._yag = yag
+        self._last_ok = time.monotonic()
 
     @staticmethod
     def _discard(yag: yagmail.SMTP | None) -> None:
@@ -314,11 +325,38 @@ class SmtpTransport:
 
     def _alive(self) -> bool:
         assert self._yag is not None
+        if self._recently_ok() and not self._readable():
+            return True  # NOOP would only repeat what the last reply just said
         try:
             code, _ = self._yag.smtp.noop()
         except (smtplib.SMTPException, OSError):
             return False
-        return code == 250
+        if code == 250:
+            self._last_ok = time.monotonic()
+            return True
+        return False
+
+    def _recently_ok(self) -> bool:
+        last = self._last_ok
+        return last is not None and time.monotonic() - last < NOOP_AFTER
+
+    def _readable(self) -> bool:
+        """Whether the server sent something unasked (a 421, or end of file when it
+        hung up): between commands an SMTP connection in good order is silent. (A
+        421 already taken into smtplib's read buffer along with the previous reply
+        is not seen here; the next command then gets it and fails retryably.)"""
+        assert self._yag is not None
+        smtp = self._yag.smtp
+        sock = getattr(smtp, "sock", None)
+        if sock is None:
+            return True
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def open(self) -> None:
         """Connect (and log in) now; raise :class:`SendError` if that fails."""
@@ -354,16 +392,19 @@ class SmtpTransport:
             # Mid-message network trouble: the session state is unknown, start over.
             self._drop()
             raise send_error_from(e, where=self.where) from e
+        self._last_ok = time.monotonic()
         if refused:
             # Some of several recipients refused (a digest has one, so rarely seen).
             raise send_error_from(smtplib.SMTPRecipientsRefused(refused), where=self.where)
 
     def _drop(self) -> None:
+        self._last_ok = None
         yag, self._yag = self._yag, None
         self._discard(yag)
 
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open; never raises."""
+        self._last_ok = None
         yag, self._yag = self._yag, None
         if yag is None:
             return
