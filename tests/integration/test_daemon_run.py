@@ -67,11 +67,29 @@ def eml(site: Path) -> list[Path]:
     return sorted((site / "var" / "mail").rglob("*.eml"))
 
 
+def settled(site: Path, quiet: float = 1.5, timeout: float = 30.0) -> int:
+    """The number of .eml files once the daemon has written none for ``quiet`` seconds.
+
+    A dispatch cycle writes one file per recipient; counting in the middle of a
+    cycle would make the test depend on the machine's speed.
+    """
+    end = time.monotonic() + timeout
+    count, since = len(eml(site)), time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        now = len(eml(site))
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return count
+    raise AssertionError("the daemon kept writing mail")
+
+
 def test_daemon_sends_refuses_second_reloads_and_stops(site):
     proc = start(site)
     try:
         assert wait_for(lambda: len(eml(site)) >= 1), "no mail from the daemon"
-        first = len(eml(site))
+        first = settled(site)
 
         second = subprocess.run(
             [sys.executable, "-c", "from engine.cli import main; main()", "run"],
@@ -95,8 +113,7 @@ def test_daemon_sends_refuses_second_reloads_and_stops(site):
         due = date.today() - timedelta(days=10)
         bad.write_text("rules:\n" + rule("viec-b", due), "utf-8")
         assert wait_for(lambda: len(eml(site)) > first), "edited rules not picked up"
-        time.sleep(1)
-        n = len(eml(site))
+        n = settled(site)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
