@@ -142,19 +142,17 @@ def merge_year(
         )
     for d in pkg_work:
         swap = by_work.get(d)
-        reason = swap.make_up_reason if swap else MAKE_UP_DAY_REASON
-        make_up[d] = reason
-        entries[d] = DayEntry(
-            d, True, reason, SOURCE_PACKAGE, document=swap.document if swap else ""
-        )
+        make_up[d] = swap.make_up_reason if swap else MAKE_UP_DAY_REASON
+        name = swap.make_up_title if swap else MAKE_UP_DAY_REASON
+        entries[d] = DayEntry(d, True, name, SOURCE_PACKAGE, swap.document if swap else "")
     for d, swap in by_off.items():
         if d not in days_off:
             days_off[d] = swap.off_name
-            entries[d] = DayEntry(d, False, swap.off_name, SOURCE_CORRECTION, swap.document)
+            entries[d] = DayEntry(d, False, swap.off_title, SOURCE_CORRECTION, swap.document)
     for d, swap in by_work.items():
         if d not in make_up:
             make_up[d] = swap.make_up_reason
-            entries[d] = DayEntry(d, True, swap.make_up_reason, SOURCE_CORRECTION, swap.document)
+            entries[d] = DayEntry(d, True, swap.make_up_title, SOURCE_CORRECTION, swap.document)
     return YearData(days_off, make_up, entries)
 
 

@@ -38,17 +38,27 @@ class Swap:
     url: str = ""
 
     @property
+    def off_title(self) -> str:
+        """A short Vietnamese name for ``day_off`` (for lists that cite the document apart)."""
+        return (
+            f"Nghỉ hoán đổi dịp {self.occasion} "
+            f"(làm bù {_weekday(self.make_up)} {self.make_up:%d/%m/%Y})"
+        )
+
+    @property
+    def make_up_title(self) -> str:
+        """A short Vietnamese name for ``make_up``."""
+        return f"Làm bù cho ngày {self.day_off:%d/%m/%Y}"
+
+    @property
     def off_name(self) -> str:
         """Why ``day_off`` is not worked, in Vietnamese, citing the decision."""
-        return (
-            f"Nghỉ hoán đổi dịp {self.occasion}, làm bù {_weekday(self.make_up)} "
-            f"{self.make_up:%d/%m/%Y} ({self.document})"
-        )
+        return f"{self.off_title} — {self.document}"
 
     @property
     def make_up_reason(self) -> str:
         """Why ``make_up`` is worked, in Vietnamese, citing the decision."""
-        return f"Làm bù cho ngày {self.day_off:%d/%m/%Y} ({self.document})"
+        return f"{self.make_up_title} — {self.document}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +118,7 @@ SWAPS: tuple[Swap, ...] = (
         day_off=date(2026, 8, 31),
         make_up=date(2026, 8, 22),
         occasion="Quốc khánh 2/9 năm 2026",
-        document="quyết định hoán đổi của Thủ tướng Chính phủ dịp Quốc khánh 2026 "
-        "(số văn bản: cần đối chiếu)",
+        document="văn bản hoán đổi dịp Quốc khánh 2026 (số văn bản cần đối chiếu)",
         url="https://thuvienphapluat.vn/hoi-dap-phap-luat/"
         "lich-nghi-le-quoc-khanh-29-hai-quan-nam-2026-nhu-the-nao-138100727.html",
     ),
