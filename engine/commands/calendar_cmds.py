@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import DEFAULT_CONFIG, ConfigOpt, _out, app
+from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, _out, app
 from engine.core.calendar import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -158,8 +158,13 @@ def calendar_cmd(
     year: Annotated[int, typer.Argument(help="The year, e.g. 2026.")],
     fmt: Annotated[str, typer.Option("--format", help="table | json | ics")] = "table",
     config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
-    """Every non-working weekday and working weekend day of YEAR, with name and source."""
+    """Every non-working weekday and working weekend day of YEAR, with name and source.
+
+    Only ``calendar.yaml`` of ``--config`` is read; ``--rules`` is accepted like every
+    command's (SPEC §5) and not used.
+    """
     import sys
 
     from engine.loader.calendar_file import load_calendar
