@@ -8,8 +8,10 @@ A day is a *working day* when (Bộ luật Lao động 2019, Điều 111–112; 
 2. it is a Saturday or Sunday that the government made a working day
    (``weekend_workdays``: the make-up Saturdays of a swap, e.g. 04/05/2024),
 
-and then ``config/calendar.yaml`` is applied last: ``extra_days_off`` make a day
-non-working, ``extra_working_days`` make it working.
+with the Government's swap decisions shipped in
+:mod:`engine.core.calendar_corrections` added where the package lacks them, and then
+``config/calendar.yaml`` applied last: ``extra_days_off`` make a day non-working,
+``extra_working_days`` make it working.
 
 Years are computed lazily, one at a time, the first time a date in them is asked
 for; after that every operation is a couple of list look-ups (see :meth:`_cover`).
@@ -17,9 +19,11 @@ for; after that every operation is a couple of list look-ups (see :meth:`_cover`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from engine.core.calendar_corrections import SWAPS, UNSETTLED, Swap, Unsettled
 from engine.errors import CalendarRangeError, InputError
 
 #: Years that the ``holidays`` package computes for Vietnam.
@@ -30,22 +34,142 @@ WEEKDAY_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", 
 
 MAKE_UP_DAY_REASON = "Ngày làm bù theo quyết định hoán đổi ngày làm việc của Chính phủ"
 
-#: ``source(year) -> (holidays {date: Vietnamese name}, weekend working days {date: reason})``
-HolidaySource = Callable[[int], tuple[Mapping[date, str], Mapping[date, str]]]
+#: Where a calendar entry comes from (``DayEntry.source``).
+SOURCE_PACKAGE = "package"  # a rule of the ``holidays`` package
+SOURCE_CORRECTION = "correction"  # a decision shipped in engine.core.calendar_corrections
+SOURCE_LOCAL = "local"  # config/calendar.yaml
 
 
-def vietnam_holidays(year: int) -> tuple[dict[date, str], dict[date, str]]:
-    """Vietnam's public holidays and make-up working days of ``year``.
+@dataclass(frozen=True, slots=True)
+class DayEntry:
+    """One day that differs from the plain Monday–Friday week, and why.
 
-    Holiday names are Vietnamese (``language="vi"``). Returns two dicts keyed by date.
-    Computation only; the ``holidays`` package does no I/O.
+    ``working`` is the day's status; ``name`` the holiday name or the reason
+    (Vietnamese); ``source`` one of :data:`SOURCE_PACKAGE`, :data:`SOURCE_CORRECTION`,
+    :data:`SOURCE_LOCAL`; ``document`` the decision cited (a shipped swap's number,
+    also when the package has the same swap); ``estimated`` when the package labels
+    the date estimated; ``status`` ``"policy-only"`` (see
+    :data:`~engine.core.calendar_corrections.UNSETTLED`) or ``""``; ``note`` advice.
+    """
+
+    date: date
+    working: bool
+    name: str
+    source: str
+    document: str = ""
+    estimated: bool = False
+    status: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class YearData:
+    """A year's holidays ``{date: name}``, weekend working days ``{date: reason}``, and
+    the :class:`DayEntry` of each of those days."""
+
+    days_off: dict[date, str] = field(default_factory=dict)
+    make_up: dict[date, str] = field(default_factory=dict)
+    entries: dict[date, DayEntry] = field(default_factory=dict)
+
+
+#: ``source(year) -> YearData``; the default is :func:`vietnam_year`.
+HolidaySource = Callable[[int], YearData]
+
+#: ``package(year) -> (holidays {date: name}, weekend working days, estimated dates)``
+PackageYear = Callable[[int], tuple[Mapping[date, str], Iterable[date], Iterable[date]]]
+
+
+def package_year(year: int) -> tuple[dict[date, str], set[date], set[date]]:
+    """What the ``holidays`` package alone says of ``year`` for Vietnam.
+
+    Returns the holidays ``{date: Vietnamese name}``, the weekend working days, and the
+    dates the package labels estimated (its ``estimated_label``, e.g. a lunar date
+    outside its computed tables). Computation only; the package does no I/O.
     """
     import holidays  # imported here: the import costs ~50 ms and few commands need it
 
     vn = holidays.country_holidays("VN", years=year, language="vi")
     days_off = {d: name for d, name in vn.items() if d.year == year}
-    make_up = {d: MAKE_UP_DAY_REASON for d in vn.weekend_workdays if d.year == year}
-    return days_off, make_up
+    make_up = {d for d in vn.weekend_workdays if d.year == year}
+    markers = []
+    for attr in ("estimated_label", "observed_estimated_label"):
+        label = getattr(vn, attr, None)
+        if label and "%s" in label:
+            suffix = vn.tr(label).split("%s", 1)[1].strip()
+            if suffix:
+                markers.append(suffix)
+    estimated = {d for d, name in days_off.items() if any(m in name for m in markers)}
+    return days_off, make_up, estimated
+
+
+def merge_year(
+    year: int,
+    pkg_off: Mapping[date, str],
+    pkg_work: Iterable[date],
+    estimated: Iterable[date] = (),
+    swaps: Iterable[Swap] = SWAPS,
+    unsettled: Iterable[Unsettled] = UNSETTLED,
+) -> YearData:
+    """The package's ``year`` with the shipped ``swaps`` it lacks added, with provenance.
+
+    A swap's day off is added when the package does not already have a holiday on
+    that date; its make-up day when the package does not already make it a working
+    day. Either way the entry cites the swap's document. Package holidays whose name
+    starts with an ``unsettled`` name are marked with its status and note.
+    """
+    estimated = set(estimated)
+    days_off = {d: n for d, n in pkg_off.items() if d.year == year}
+    make_up: dict[date, str] = {}
+    entries: dict[date, DayEntry] = {}
+    pkg_work = {d for d in pkg_work if d.year == year}
+    by_off = {s.day_off: s for s in swaps if s.day_off.year == year}
+    by_work = {s.make_up: s for s in swaps if s.make_up.year == year}
+    for d, name in days_off.items():
+        status = note = ""
+        for u in unsettled:
+            if year >= u.since and name.startswith(u.name):
+                status, note = u.status, u.note
+        swap = by_off.get(d)
+        entries[d] = DayEntry(
+            d,
+            False,
+            name,
+            SOURCE_PACKAGE,
+            document=swap.document if swap else "",
+            estimated=d in estimated,
+            status=status,
+            note=note,
+        )
+    for d in pkg_work:
+        swap = by_work.get(d)
+        make_up[d] = swap.make_up_reason if swap else MAKE_UP_DAY_REASON
+        name = swap.make_up_title if swap else MAKE_UP_DAY_REASON
+        entries[d] = DayEntry(d, True, name, SOURCE_PACKAGE, swap.document if swap else "")
+    for d, swap in by_off.items():
+        if d not in days_off:
+            days_off[d] = swap.off_name
+            entries[d] = DayEntry(d, False, swap.off_title, SOURCE_CORRECTION, swap.document)
+    for d, swap in by_work.items():
+        if d not in make_up:
+            make_up[d] = swap.make_up_reason
+            entries[d] = DayEntry(d, True, swap.make_up_title, SOURCE_CORRECTION, swap.document)
+    return YearData(days_off, make_up, entries)
+
+
+def vietnam_year(
+    year: int, package: PackageYear = package_year, swaps: Iterable[Swap] = SWAPS
+) -> YearData:
+    """Vietnam's holidays and make-up working days of ``year``: the ``holidays``
+    package (``package``) plus the shipped ``swaps`` it lacks (:func:`merge_year`)."""
+    off, work, estimated = package(year)
+    return merge_year(year, off, work, estimated, swaps)
+
+
+def vietnam_holidays(year: int) -> tuple[dict[date, str], dict[date, str]]:
+    """Vietnam's public holidays and make-up working days of ``year``, shipped
+    corrections included. Holiday names are Vietnamese. Two dicts keyed by date."""
+    data = vietnam_year(year)
+    return data.days_off, data.make_up
 
 
 def weekday_vi(d: date) -> str:
@@ -63,7 +187,8 @@ class WorkingCalendar:
 
     ``extra_days_off`` and ``extra_working_days`` map a date to the reason
     (``calendar.yaml``); a date in both is an :class:`~engine.errors.InputError`.
-    ``source`` gives a year's holidays; the default is Vietnam's from ``holidays``.
+    ``source`` gives a year's :class:`YearData`; the default is :func:`vietnam_year`
+    (the ``holidays`` package plus the shipped corrections).
 
     All methods raise :class:`~engine.errors.CalendarRangeError` for dates outside
     :data:`FIRST_YEAR`..:data:`LAST_YEAR`.
@@ -73,7 +198,7 @@ class WorkingCalendar:
         self,
         extra_days_off: Mapping[date, str] | None = None,
         extra_working_days: Mapping[date, str] | None = None,
-        source: HolidaySource = vietnam_holidays,
+        source: HolidaySource = vietnam_year,
     ) -> None:
         self.extra_days_off = dict(extra_days_off or {})
         self.extra_working_days = dict(extra_working_days or {})
@@ -86,6 +211,7 @@ class WorkingCalendar:
         self._source = source
         self._holidays: dict[date, str] = {}
         self._make_up: dict[date, str] = {}
+        self._entries: dict[date, DayEntry] = {}
         self._years: dict[int, bytearray] = {}  # year -> 1 byte per day: 1 = working
         # Contiguous arrays over the covered years [_y0, _y1]:
         self._y0 = 0
@@ -105,9 +231,11 @@ class WorkingCalendar:
             raise CalendarRangeError(
                 f"year {year} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})"
             )
-        days_off, make_up = self._source(year)
+        data = self._source(year)
+        days_off, make_up = data.days_off, data.make_up
         self._holidays.update(days_off)
         self._make_up.update(make_up)
+        self._entries.update(data.entries)
         start = date(year, 1, 1).toordinal()
         n = date(year + 1, 1, 1).toordinal() - start if year < 9999 else 365
         flags = bytearray(n)
@@ -206,6 +334,44 @@ class WorkingCalendar:
         """The public holiday's Vietnamese name on ``d``, if any."""
         self._index(d)
         return self._holidays.get(d)
+
+    def year_entries(self, year: int) -> list[DayEntry]:
+        """Every day of ``year`` that is not a plain weekday or weekend, in order.
+
+        That is every non-working Monday–Friday, every working Saturday/Sunday, and
+        every Monday–Friday holiday that ``calendar.yaml`` makes a working day (an
+        override an admin made). Each :class:`DayEntry` names its source; a local
+        override of a package or shipped entry keeps that entry's name in ``note``.
+        """
+        start = date(year, 1, 1)
+        self._index(start)
+        out: list[DayEntry] = []
+        d = start
+        one = timedelta(days=1)
+        while d.year == year:
+            working = self.is_working_day(d)
+            weekend = d.weekday() >= 5
+            base = self._entries.get(d)
+            if d in self.extra_days_off and not working and not weekend:
+                out.append(self._local(d, False, self.extra_days_off[d], base))
+            elif d in self.extra_working_days and working and (weekend or base is not None):
+                out.append(self._local(d, True, self.extra_working_days[d], base))
+            elif base is not None and base.working == working and (weekend == working):
+                out.append(base)
+            elif not working and not weekend:  # a source gave no entry: name only
+                name = self._holidays.get(d) or weekday_vi(d)
+                out.append(DayEntry(d, False, name, SOURCE_PACKAGE))
+            elif working and weekend:
+                out.append(DayEntry(d, True, self._make_up.get(d, ""), SOURCE_PACKAGE))
+            d += one
+        return out
+
+    @staticmethod
+    def _local(d: date, working: bool, reason: str, base: DayEntry | None) -> DayEntry:
+        note = ""
+        if base is not None and base.working != working:
+            note = f"thay cho: {base.name}"
+        return DayEntry(d, working, reason, SOURCE_LOCAL, note=note)
 
     def add_working_days(self, d: date, n: int) -> date:
         """The ``n``-th working day after ``d`` (``d`` itself never counts); ``d`` when n = 0.

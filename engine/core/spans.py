@@ -4,10 +4,12 @@ Bộ luật Dân sự 2015:
 
 * Điều 147 — a period counted in days, weeks or months starts on the day **after**
   the event: 30 days from 15/03/2022 ends 14/04/2022.
-* Điều 148.1 — a period in weeks ends on the same weekday of the last week; in
-  months, on the same day number of the last month, or that month's last day when
-  it has no such day (31/01/2022 + 1 tháng = 28/02/2022).
-* Điều 148.5 — when the last day is a weekend or a public holiday the period ends
+* Điều 148 khoản 1 — a period in days ends at the end of its last day.
+* Điều 148 khoản 2 — a period in weeks ends on the same weekday of the last week.
+* Điều 148 khoản 3 — a period in months ends on the same day number of the last
+  month, or on that month's last day when it has no such day
+  (31/01/2022 + 1 tháng = 28/02/2022).
+* Điều 148 khoản 5 — when the last day is a weekend or a public holiday the period ends
   on the next working day (``Roll.FORWARD``).
 
 ``N working days`` (``N ngày làm việc``) is the N-th working day after the event day;
@@ -285,7 +287,7 @@ def explain_span(
                     "clamp",
                     end,
                     f"Tháng cuối không có ngày {start.day}: lấy ngày cuối tháng "
-                    "(Điều 148 khoản 1 BLDS 2015)",
+                    "(Điều 148 khoản 3 BLDS 2015)",
                 )
             )
     due, roll_steps = explain_roll(cal, end, effective)

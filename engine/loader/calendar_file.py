@@ -1,4 +1,9 @@
-"""``config/calendar.yaml``: government decisions the ``holidays`` package lacks."""
+"""``config/calendar.yaml``: local additions to the working calendar.
+
+The Government's swap decisions ship with hanchot
+(:mod:`engine.core.calendar_corrections`); this file adds local decisions and
+overrides, applied last.
+"""
 
 from __future__ import annotations
 

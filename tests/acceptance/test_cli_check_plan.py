@@ -48,7 +48,7 @@ def test_check_passes_on_the_repository():
     out = r.stdout.splitlines()
     assert out[0] == "Cấu hình hợp lệ: config và rules"
     assert "Đơn vị: 8, nhóm: 3, vai trò: 3" in out
-    assert "Quy tắc: 35 trong 7 tệp" in out
+    assert "Quy tắc: 36 trong 7 tệp" in out  # 35 + ra-soat-phong-gui-thanh-tra (item 19)
     assert any(line.split() == ["rules/03-mot-cua.yaml", "13"] for line in out)
     assert "Loại sự kiện dùng: publication (2 quy tắc), training-call (1 quy tắc)" in out
     assert "5 hạn tiếp theo (từ Thứ Ba, 01/03/2022):" in out
@@ -114,7 +114,6 @@ def test_check_refuses_object_tags(tmp_path):
 # ------------------------------------------------------------------------- plan json / golden
 #: The 2022 deadlines, worked out by hand (rules/README.md) from the 2022 schedule.
 BY_HAND = {
-    "2022-02-28": ["ke-hoach-gui-vpubnd once"],
     "2022-03-15": [
         f"dong-gop-bao-cao-quy-{u} 2022-Q1"
         for u in ("phong-chuyen-mon", "soan-thao-vbqppl", "thanh-tra", "van-phong")
@@ -128,7 +127,11 @@ BY_HAND = {
     ],
     "2022-06-20": ["bao-cao-quy-kstthc 2022-Q2", "danh-gia-giai-quyet-tthc-bao-cao-quy 2022-Q2"],
     "2022-06-30": ["hop-dinh-ky-quy 2022-Q2"],
-    "2022-07-29": ["ra-soat-2-000648-ban-le-xang-dau once", "ra-soat-bao-cao-vpubnd once"],
+    # Item 19: the divisions send their results to Thanh tra by Fri 15/7/2022 (internal
+    # limit, 10 working days before the report: 28, 27, 26, 25, 22, 21, 20, 19, 18, 15/7)
+    "2022-07-15": ["ra-soat-2-000648-ban-le-xang-dau once", "ra-soat-phong-gui-thanh-tra once"],
+    # ... and Thanh tra's combined report goes "trước ngày 30/7" (Sat) -> Fri 29/7/2022.
+    "2022-07-29": ["ra-soat-bao-cao-vpubnd once"],
     "2022-09-05": ["quy-trinh-noi-bo-15-ngay qd-1102"],
     "2022-09-15": [
         f"dong-gop-bao-cao-quy-{u} 2022-Q3"
@@ -141,8 +144,9 @@ BY_HAND = {
         for u in ("phong-chuyen-mon", "soan-thao-vbqppl", "thanh-tra", "van-phong")
     ],
     "2022-12-19": ["bao-cao-quy-kstthc 2022-Q4", "danh-gia-giai-quyet-tthc-bao-cao-quy 2022-Q4"],
+    # Year end 31/12/2022 is a Saturday -> Fri 30/12; item 28 ("Trong năm 2022") too.
     "2022-12-30": sorted(
-        ["hop-dinh-ky-quy 2022-Q4"]
+        ["hop-dinh-ky-quy 2022-Q4", "ke-hoach-gui-vpubnd once"]
         + [
             f"{r} once"
             for r in (
@@ -190,7 +194,7 @@ def test_golden_dates_are_the_hand_checked_ones(plan_2022):
     for row in plan_2022:
         got.setdefault(row["due"], []).append(f"{row['rule']} {row['key']}")
     assert {d: sorted(v) for d, v in got.items()} == BY_HAND
-    assert len(plan_2022) == 55  # 53 from the rules' dates + 2 publication events
+    assert len(plan_2022) == 56  # 54 from the rules' dates + 2 publication events
     for row in plan_2022:
         assert date.fromisoformat(row["due"]).weekday() < 5  # no 2022 deadline on a weekend
 
@@ -198,8 +202,8 @@ def test_golden_dates_are_the_hand_checked_ones(plan_2022):
 def test_plan_json_fields(plan_2022):
     row = next(r for r in plan_2022 if r["rule"] == "ra-soat-bao-cao-vpubnd")
     assert row["key"] == "once"
-    assert row["lead"] == "phong-chuyen-mon"
-    assert row["coordinating"] == ["thanh-tra"]
+    assert row["lead"] == "thanh-tra"  # Kế hoạch mục IV.2: Thanh tra compiles the report
+    assert row["coordinating"] == ["phong-chuyen-mon"]
     assert row["plan_item"] == "19"
     assert row["status"] == "open"
     assert row["roll"] == "backward"
@@ -208,6 +212,51 @@ def test_plan_json_fields(plan_2022):
         "date": "2022-07-29",
         "text": "Hạn: Thứ Sáu, 29/07/2022",
     }
+
+
+def test_item_19_gives_thanh_tra_time_to_compile(plan_2022):
+    # Kế hoạch mục IV.2: Thanh tra Sở compiles the divisions' review results into the
+    # report to Văn phòng UBND tỉnh; the divisions' submissions must come first.
+    by = {r["rule"]: r for r in plan_2022}
+    report = by["ra-soat-bao-cao-vpubnd"]
+    assert report["lead"] == "thanh-tra"
+    for rid in ("ra-soat-phong-gui-thanh-tra", "ra-soat-2-000648-ban-le-xang-dau"):
+        sub = by[rid]
+        assert "thanh-tra" in sub["coordinating"]
+        assert sub["due"] < report["due"]
+        assert "hạn nội bộ" in sub["basis"]
+
+
+def test_no_deadline_before_the_plan_was_signed(plan_2022):
+    # Quyết định 18/QĐ-SCT was signed on 25/02/2022; item 28 says only "Trong năm 2022".
+    assert min(r["due"] for r in plan_2022) >= "2022-02-25"
+    assert next(r for r in plan_2022 if r["rule"] == "ke-hoach-gui-vpubnd")["due"] == ("2022-12-30")
+
+
+@pytest.mark.parametrize(
+    "rule, words",
+    [
+        ("dong-gop-bao-cao-quy-van-phong", "Ngày 15 tháng cuối quý là hạn nội bộ"),
+        ("dong-gop-bao-cao-quy-phong-chuyen-mon", "Ngày 15 tháng cuối quý là hạn nội bộ"),
+        ("dong-gop-bao-cao-quy-soan-thao-vbqppl", "Ngày 15 tháng cuối quý là hạn nội bộ"),
+        ("dong-gop-bao-cao-quy-thanh-tra", "Ngày 15 tháng cuối quý là hạn nội bộ"),
+        ("bao-cao-quy-kstthc", "Ngày 18 tháng cuối quý là hạn báo cáo quý của tỉnh"),
+        ("danh-gia-giai-quyet-tthc-bao-cao-quy", "Ngày 18 tháng cuối quý là hạn báo cáo"),
+        ("ra-soat-phong-gui-thanh-tra", "Hạn 15/7/2022 là hạn nội bộ"),
+        ("ra-soat-2-000648-ban-le-xang-dau", "Hạn 15/7/2022 là hạn nội bộ"),
+    ],
+)
+def test_dates_the_plan_does_not_state_are_marked_in_basis(plan_2022, rule, words):
+    rows = [r for r in plan_2022 if r["rule"] == rule]
+    assert rows
+    assert all(words in r["basis"] for r in rows)
+
+
+def test_training_nomination_limit_is_marked_internal():
+    text = (REPO / "rules" / "06-truyen-thong.yaml").read_text(encoding="utf-8")
+    block = text[text.index("id: tap-huan-cu-cong-chuc") :]
+    basis = next(line for line in block.splitlines() if line.strip().startswith("basis:"))
+    assert "5 ngày làm việc" in basis and "hạn nội bộ" in basis
 
 
 def test_plan_json_is_utf8_unescaped():
@@ -227,7 +276,8 @@ def test_plan_unit_filter_includes_the_groups_of_the_unit(plan_2022):
     rows = json.loads(r.stdout)
     rules = {row["rule"] for row in rows}
     assert "ra-soat-2-000648-ban-le-xang-dau" in rules  # leads
-    assert "ra-soat-bao-cao-vpubnd" in rules  # member of the lead group
+    assert "ra-soat-phong-gui-thanh-tra" in rules  # member of the lead group
+    assert "ra-soat-bao-cao-vpubnd" in rules  # member of the coordinating group
     assert "quy-trinh-noi-bo-30-ngay" in rules  # member of a coordinating group
     assert "ke-hoach-gui-vpubnd" not in rules
     assert "bao-cao-quy-kstthc" not in rules
@@ -251,7 +301,7 @@ def test_plan_csv():
     r = hanchot(*PLAN_2022, "--format", "csv", *EVENTS)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert len(rows) == 55
+    assert len(rows) == 56
     row = next(x for x in rows if x["rule"] == "tiep-nhan-xu-ly-pakn")
     assert row["coordinating"] == "van-phong;phong-chuyen-mon"
     assert (row["due"], row["status"], row["roll"]) == ("2022-12-30", "open", "backward")
@@ -263,7 +313,7 @@ def test_plan_table_has_vietnamese_dates_and_unit_names():
     assert r.returncode == 0, r.stderr
     assert "Thứ Sáu, 29/07/2022" in r.stdout
     assert "Thanh tra Sở (Pháp chế)" in r.stdout
-    assert "55 hạn" in r.stdout
+    assert "56 hạn" in r.stdout
 
 
 def test_plan_ics_imports(tmp_path):
@@ -275,17 +325,17 @@ def test_plan_ics_imports(tmp_path):
     cal = icalendar.Calendar.from_ical(out.read_bytes())
     assert str(cal["VERSION"]) == "2.0"
     events = list(cal.walk("VEVENT"))
-    assert len(events) == 55
+    assert len(events) == 56
     uids = [str(e["UID"]) for e in events]
-    assert len(set(uids)) == 55
+    assert len(set(uids)) == 56
     ev = next(e for e in events if str(e["UID"]) == "ra-soat-bao-cao-vpubnd/once@hanchot")
     assert ev.decoded("DTSTART") == date(2022, 7, 29)  # all-day: a DATE, not a DATE-TIME
     assert ev.decoded("DTEND") == date(2022, 7, 30)
     text = str(ev["DESCRIPTION"])
-    assert "Đơn vị chủ trì: Phòng Quản lý Thương mại" in text
-    assert "Đơn vị phối hợp: Thanh tra Sở (Pháp chế)" in text
+    assert "Đơn vị chủ trì: Thanh tra Sở (Pháp chế)" in text
+    assert "Đơn vị phối hợp: Phòng Quản lý Thương mại" in text
     assert "Kết quả: Báo cáo kết quả rà soát" in text
-    assert str(ev["SUMMARY"]).startswith("Rà soát, đánh giá, đơn giản hóa TTHC")
+    assert str(ev["SUMMARY"]).startswith("Tổng hợp kết quả rà soát của các phòng")
 
 
 # ------------------------------------------------------------------------- usage

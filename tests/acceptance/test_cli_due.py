@@ -61,14 +61,17 @@ def test_explain_names_each_skipped_day_in_vietnamese():
     assert r.stdout.splitlines()[-1] == "2022-04-12"
 
 
-def test_config_calendar_applies_2026_swap():
-    # Thu 1/1/2026 + 1 working day: Fri 2/1 is off (CV 12729/VPCP-KGVX), Sat 3/1 and
-    # Sun 4/1 weekend -> Mon 5/1/2026.
-    r = hanchot("due", "2026-01-01", "1 working day")
-    assert r.stdout == "2026-01-05\n"
+@pytest.mark.parametrize("where", ["repo", "empty"])
+def test_2026_swap_same_answer_from_any_directory(tmp_path, where):
+    # The New Year 2026 swap (CV 12729/VPCP-KGVX) ships inside hanchot, so the answer
+    # does not depend on the repo's config/ (issue 7.8). Thu 1/1/2026 + 1 working
+    # day: Fri 2/1 swapped off, Sat 3/1 and Sun 4/1 weekend -> Mon 5/1/2026.
+    config = CONFIG if where == "repo" else tmp_path
+    r = hanchot("due", "2026-01-01", "1 working day", config=config)
+    assert (r.returncode, r.stdout) == (0, "2026-01-05\n"), r.stderr
     # Fri 9/1/2026 + 1 working day = Sat 10/1/2026, the make-up working day.
-    r = hanchot("due", "2026-01-09", "1 ngày làm việc")
-    assert r.stdout == "2026-01-10\n"
+    r = hanchot("due", "2026-01-09", "1 ngày làm việc", config=config)
+    assert (r.returncode, r.stdout) == (0, "2026-01-10\n"), r.stderr
 
 
 def test_stdin_bulk_one_date_per_line():

@@ -63,9 +63,9 @@ WORKING = [
     pytest.param("2025-04-29", id="2025-04-29 Tue before 30/4"),
     pytest.param("2025-05-05", id="2025-05-05 Mon after the 2/5 swap"),
     pytest.param("2025-09-03", id="2025-09-03 Wed after Quoc khanh"),
-    # 2026 (with the config/calendar.yaml extras)
+    # 2026 (with the shipped New Year swap, Công văn 12729/VPCP-KGVX)
     pytest.param("2026-01-05", id="2026-01-05 Mon after New Year"),
-    pytest.param("2026-01-10", id="2026-01-10 make-up SATURDAY (config)"),
+    pytest.param("2026-01-10", id="2026-01-10 make-up SATURDAY (shipped)"),
     pytest.param("2026-02-13", id="2026-02-13 Fri before Tet"),
     pytest.param("2026-02-23", id="2026-02-23 Mon after Tet"),
     pytest.param("2026-04-28", id="2026-04-28 Tue after Hung Vuong in lieu"),
@@ -154,9 +154,9 @@ NOT_WORKING = [
     pytest.param("2025-05-02", [], id="2025-05-02 Fri off by swap"),
     pytest.param("2025-09-01", ["Quốc khánh"], id="2025-09-01 Mon"),
     pytest.param("2025-09-02", ["Quốc khánh"], id="2025-09-02 Tue"),
-    # 2026 — 1/1 Thu; 2/1 Fri off by config (swap with Sat 10/1)
+    # 2026 — 1/1 Thu; 2/1 Fri off by the shipped swap with Sat 10/1 (CV 12729/VPCP-KGVX)
     pytest.param("2026-01-01", ["Tết Dương lịch"], id="2026-01-01 Thu"),
-    pytest.param("2026-01-02", ["12729/VPCP-KGVX"], id="2026-01-02 Fri off (config)"),
+    pytest.param("2026-01-02", ["12729/VPCP-KGVX"], id="2026-01-02 Fri off (shipped)"),
     pytest.param("2026-01-17", ["Thứ Bảy"], id="2026-01-17 ordinary Sat"),
     pytest.param("2026-02-16", ["Tết"], id="2026-02-16 Tet Mon"),
     pytest.param("2026-02-18", ["Tết Nguyên Đán"], id="2026-02-18 Tet Wed"),
@@ -202,29 +202,38 @@ def test_holiday_is_named_not_just_a_weekday(cal, day):
     assert cal.why_not_working(d(day)) not in ("Thứ Bảy", "Chủ nhật", None)
 
 
-# --------------------------------------------------------------------------- 2026 config
-def test_2026_without_config_gets_the_swap_wrong(bare_cal):
-    # The `holidays` package alone does not know Công văn 12729/VPCP-KGVX:
-    assert bare_cal.is_working_day(d("2026-01-02"))  # Fri 2/1/2026: a plain weekday for it
-    assert not bare_cal.is_working_day(d("2026-01-10"))  # Sat 10/1/2026: a plain Saturday
-    assert bare_cal.why_not_working(d("2026-01-10")) == "Thứ Bảy"
+# --------------------------------------------------------------------------- 2026 New Year swap
+def test_2026_package_alone_lacks_the_new_year_swap(package_cal):
+    # The installed `holidays` (0.109) does not know Công văn 12729/VPCP-KGVX: for it
+    # Fri 2/1/2026 is a plain weekday and Sat 10/1/2026 a plain Saturday.
+    assert package_cal.is_working_day(d("2026-01-02"))
+    assert not package_cal.is_working_day(d("2026-01-10"))
+    assert package_cal.why_not_working(d("2026-01-10")) == "Thứ Bảy"
 
 
-def test_2026_with_config_applies_the_swap(cal):
+def test_2026_shipped_calendar_applies_the_swap(cal):
+    # Without any calendar.yaml: 2/1/2026 off, 10/1/2026 worked, both citing 12729.
     assert not cal.is_working_day(d("2026-01-02"))
-    assert cal.why_not_working(d("2026-01-02")) == cal.extra_days_off[d("2026-01-02")]
+    assert "12729/VPCP-KGVX" in cal.why_not_working(d("2026-01-02"))
     assert cal.is_working_day(d("2026-01-10"))
     assert cal.why_not_working(d("2026-01-10")) is None
+    assert "12729/VPCP-KGVX" in cal.why_working(d("2026-01-10"))
 
 
-def test_config_calendar_yaml_carries_the_2026_swap():
-    # The repository's config/calendar.yaml must hold the swap the package lacks.
+def test_config_calendar_yaml_holds_no_shipped_decision():
+    # config/calendar.yaml is for local additions only: an official swap shipped in
+    # engine/core/calendar_corrections.py must not be repeated there.
+    from engine.core.calendar_corrections import SWAPS
+
     path = Path(__file__).resolve().parents[2] / "config" / "calendar.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    off = {date.fromisoformat(str(e["date"])) for e in data["extra_days_off"]}
-    work = {date.fromisoformat(str(e["date"])) for e in data["extra_working_days"]}
-    assert d("2026-01-02") in off
-    assert d("2026-01-10") in work
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    listed = {
+        date.fromisoformat(str(e["date"]))
+        for key in ("extra_days_off", "extra_working_days")
+        for e in data.get(key) or []
+    }
+    shipped = {s.day_off for s in SWAPS} | {s.make_up for s in SWAPS}
+    assert not listed & shipped
 
 
 def test_extras_override_the_package():
@@ -332,9 +341,9 @@ SPANS = [
     pytest.param("2022-09-02", 1, WDAYS, None, "2022-09-05", id="1 wd from a holiday"),
     # 0 working days: the start itself, even a Sunday (default roll none)
     pytest.param("2022-07-31", 0, WDAYS, None, "2022-07-31", id="0 wd from Sunday"),
-    # Wed 31/12/2025 + 1: 1/1 holiday, 2/1 off (config), 3-4/1 weekend -> Mon 5/1/2026
+    # Wed 31/12/2025 + 1: 1/1 holiday, 2/1 off (shipped swap), 3-4/1 weekend -> Mon 5/1/2026
     pytest.param("2025-12-31", 1, WDAYS, None, "2026-01-05", id="1 wd across New Year 2026"),
-    # Fri 9/1/2026 + 1 -> Sat 10/1/2026 (make-up by config)
+    # Fri 9/1/2026 + 1 -> Sat 10/1/2026 (make-up, shipped swap)
     pytest.param("2026-01-09", 1, WDAYS, None, "2026-01-10", id="1 wd to Sat 10/1/2026"),
     # Fri 13/2/2026 + 1: 14-22/2 off (Tết 16-20/2) -> Mon 23/2
     pytest.param("2026-02-13", 1, WDAYS, None, "2026-02-23", id="1 wd across Tet 2026"),
@@ -353,14 +362,14 @@ def test_add_span(cal, start, n, unit, roll, due):
 @pytest.mark.parametrize(
     "start, n, due",
     [
-        # Without the config 2/1/2026 is a plain Friday: Wed 31/12/2025 + 1 -> Fri 2/1
-        pytest.param("2025-12-31", 1, "2026-01-02", id="New Year 2026 without config"),
+        # For the package alone 2/1/2026 is a plain Friday: Wed 31/12/2025 + 1 -> Fri 2/1
+        pytest.param("2025-12-31", 1, "2026-01-02", id="New Year 2026 package alone"),
         # ... and 10/1/2026 a plain Saturday: Fri 9/1 + 1 -> Mon 12/1
-        pytest.param("2026-01-09", 1, "2026-01-12", id="Sat 10/1/2026 without config"),
+        pytest.param("2026-01-09", 1, "2026-01-12", id="Sat 10/1/2026 package alone"),
     ],
 )
-def test_add_working_days_without_config(bare_cal, start, n, due):
-    assert add_span(bare_cal, d(start), Span(n, WDAYS)) == d(due)
+def test_add_working_days_package_alone(package_cal, start, n, due):
+    assert add_span(package_cal, d(start), Span(n, WDAYS)) == d(due)
 
 
 # --------------------------------------------------------------------------- calendar ops
@@ -402,19 +411,19 @@ def test_add_working_days_signed(cal, start, n, result):
         pytest.param("2023-01-03", "2022-12-30", id="before 3/1/2023 over year end"),
         # Mon 6/5/2024 -> Sat 4/5/2024 (make-up)
         pytest.param("2024-05-06", "2024-05-04", id="before 6/5/2024 is make-up Sat"),
-        # Mon 5/1/2026 (config): 4, 3 weekend, 2/1 config, 1/1 -> Wed 31/12/2025
-        pytest.param("2026-01-05", "2025-12-31", id="before 5/1/2026 with config"),
-        # Mon 12/1/2026: 11 Sun -> Sat 10/1 (make-up by config)
-        pytest.param("2026-01-12", "2026-01-10", id="before 12/1/2026 with config"),
+        # Mon 5/1/2026 : 4, 3 weekend, 2/1 swapped off, 1/1 -> Wed 31/12/2025
+        pytest.param("2026-01-05", "2025-12-31", id="before 5/1/2026 shipped swap"),
+        # Mon 12/1/2026: 11 Sun -> Sat 10/1 (make-up, shipped swap)
+        pytest.param("2026-01-12", "2026-01-10", id="before 12/1/2026 shipped swap"),
     ],
 )
 def test_last_working_day_before(cal, day, result):
     assert cal.last_working_day_before(d(day)) == d(result)
 
 
-def test_last_working_day_before_without_config(bare_cal):
-    # Without the config Fri 2/1/2026 is working: before Mon 5/1/2026 -> Fri 2/1
-    assert bare_cal.last_working_day_before(d("2026-01-05")) == d("2026-01-02")
+def test_last_working_day_before_package_alone(package_cal):
+    # For the package alone Fri 2/1/2026 is working: before Mon 5/1/2026 -> Fri 2/1
+    assert package_cal.last_working_day_before(d("2026-01-05")) == d("2026-01-02")
 
 
 @pytest.mark.parametrize(
@@ -505,17 +514,17 @@ def test_last_working_day_of(cal, period, last):
         pytest.param("2022-09", "2022-09-05", id="2022-09"),
         # 1/7/2023 Sat, 2 Sun -> Mon 3/7
         pytest.param("2023-H2", "2023-07-03", id="2023-H2"),
-        # 1/1/2026 holiday, 2/1 config, 3-4 weekend -> Mon 5/1
-        pytest.param("2026-01", "2026-01-05", id="2026-01 with config"),
+        # 1/1/2026 holiday, 2/1 swapped off, 3-4 weekend -> Mon 5/1
+        pytest.param("2026-01", "2026-01-05", id="2026-01 shipped swap"),
     ],
 )
 def test_first_working_day_of(cal, period, first):
     assert first_working_day_of(cal, parse_period(period)) == d(first)
 
 
-def test_first_working_day_of_2026_without_config(bare_cal):
-    # Without the config Fri 2/1/2026 is the first working day of 2026
-    assert first_working_day_of(bare_cal, parse_period("2026")) == d("2026-01-02")
+def test_first_working_day_of_2026_package_alone(package_cal):
+    # For the package alone Fri 2/1/2026 is the first working day of 2026
+    assert first_working_day_of(package_cal, parse_period("2026")) == d("2026-01-02")
 
 
 @pytest.mark.parametrize(

@@ -14,20 +14,22 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.core.calendar import WorkingCalendar
+from engine.core.calendar_corrections import SWAPS
 from engine.core.spans import Roll, Span, Unit, add_span, explain_span
 
 ONE = timedelta(days=1)
 
-# The config/calendar.yaml extras of 2026 (Công văn 12729/VPCP-KGVX).
-EXTRA_OFF = {date(2026, 1, 2): "Nghỉ Tết Dương lịch 2026 (hoán đổi)"}
-EXTRA_WORK = {date(2026, 1, 10): "Làm bù cho ngày 02/01/2026"}
+# The swap decisions hanchot ships (engine/core/calendar_corrections.py), on top of
+# the package: the reference applies them itself.
+EXTRA_OFF = {s.day_off: s.off_name for s in SWAPS}
+EXTRA_WORK = {s.make_up: s.make_up_reason for s in SWAPS}
 
 # Starts 2015–2035; 400 months reach 2069, 400 weeks 2043; rolls add a few days.
 REF_YEARS = range(2014, 2072)
 VN = holidays.country_holidays("VN", years=REF_YEARS)
 WEEKEND_WORKDAYS = set(VN.weekend_workdays)
 
-CAL = WorkingCalendar(extra_days_off=EXTRA_OFF, extra_working_days=EXTRA_WORK)
+CAL = WorkingCalendar()
 
 SETTINGS = settings(max_examples=300, deadline=None)
 

@@ -230,7 +230,12 @@ def test_explain_month_clamp(cal):
     # 31/1/2022 + 1 month: no 31 February -> Mon 28/2/2022
     due, steps = explain_span(cal, d("2022-01-31"), Span(1, Unit.MONTHS))
     assert due == d("2022-02-28")
-    assert any(s.kind == "clamp" for s in steps)
+    clamp = [s for s in steps if s.kind == "clamp"]
+    assert len(clamp) == 1
+    # BLDS 2015 Điều 148: khoản 1 is days, khoản 2 weeks, khoản 3 months (the
+    # month-end rule); the clamp must cite khoản 3.
+    assert "Điều 148 khoản 3" in clamp[0].text
+    assert "khoản 1" not in clamp[0].text
 
 
 @pytest.mark.parametrize(
