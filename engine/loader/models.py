@@ -446,11 +446,19 @@ class UnitModel(Model):
     name: str
     email: Emails
     head: HeadModel | None = None
+    aliases: Ids = Field((), description="other names of the unit in plans (import-plan)")
+
+
+class GroupModel(Model):
+    """``group-id: {members: [...], aliases: [...]}`` (the long form of a group)."""
+
+    members: Ids
+    aliases: Ids = ()
 
 
 class UnitsFile(Model):
     units: dict[str, UnitModel]
-    groups: dict[str, Ids] = Field(default_factory=dict)
+    groups: dict[str, Ids | GroupModel] = Field(default_factory=dict)
     roles: dict[str, str] = Field(default_factory=dict)
 
 
