@@ -804,4 +804,16 @@ def load_config(
     )
 
 
-__all__ = ["load_config", "pydantic_problems", "rule_paths", "suggest"]
+def load_directory(config_dir: Path | str) -> Directory:
+    """Only the units, groups, roles and aliases of ``config_dir/units.yaml``.
+
+    Raises :class:`~engine.errors.ConfigError` with every problem of the file.
+    """
+    c = _Collector()
+    directory = _load_units(c, Path(config_dir) / "units.yaml", True)
+    c.raise_if_any()
+    assert directory is not None
+    return directory
+
+
+__all__ = ["load_config", "load_directory", "pydantic_problems", "rule_paths", "suggest"]

@@ -410,6 +410,7 @@ class RuleModel(Model):
     plan_item: ScalarText | None = None
     basis: str | None = None
     output: str | None = None
+    details: str | None = Field(None, description="the plan row's full text (import-plan)")
     lead: str = Field(description="unit or group id: đơn vị chủ trì")
     coordinating: Ids = Field((), description="unit or group ids: đơn vị phối hợp")
     escalation: str = "default"
