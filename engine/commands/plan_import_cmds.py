@@ -138,3 +138,89 @@ def rollover(
     report = roll_over_dir(rules, target, from_year, to_year, force=force)
     for line in report.lines():
         sys.stdout.write(line + "\n")
+
+
+def plan_diff(
+    dirs: tuple[Path, Path],
+    from_: str | None,
+    to: str | None,
+    fmt: str,
+    events: list,
+    output: Path | None,
+    config: Path,
+) -> None:
+    """``hanchot plan --diff OLD_DIR NEW_DIR``: deadlines that appear, disappear or move.
+
+    The window is ``--from``/``--to``, else every year either rule set has deadlines in.
+    """
+    from datetime import date
+
+    from engine.commands.rules_cmds import _opt_date, _write
+    from engine.core.calendar import format_vi
+    from engine.loader.config import load_config
+    from engine.planimport.diff import APPEARS, DISAPPEARS, MOVES, SAME, diff_plans
+    from engine.planimport.legal import rule_years
+
+    if fmt not in ("table", "json"):
+        raise InputError(
+            _("plan --diff: unknown --format {fmt!r}; use table or json").format(fmt=fmt)
+        )
+    old_dir, new_dir = dirs
+    old = load_config(config, old_dir)
+    new = load_config(config, new_dir)
+    start = _opt_date(from_, "--from")
+    end = _opt_date(to, "--to")
+    if start is None or end is None:
+        years = [y for r in (*old.rules, *new.rules) for y in (rule_years(r) or ()) if y]
+        if not years:
+            raise InputError(
+                _("plan --diff: the rules have no dated deadlines; give --from and --to")
+            )
+        start = start or date(min(years), 1, 1)
+        end = end or date(max(years), 12, 31)
+    if start > end:
+        raise InputError(
+            _("--from {start} is after --to {end}").format(
+                start=start.isoformat(), end=end.isoformat()
+            )
+        )
+    changes = diff_plans(old.rules, new.rules, new.calendar, start, end, events)
+    shown = [c for c in changes if c.kind != SAME]
+    same = len(changes) - len(shown)
+    if fmt == "json":
+        data = {
+            "old": str(old_dir),
+            "new": str(new_dir),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "unchanged": same,
+            "changes": [c.as_dict() for c in shown],
+        }
+        _write(json.dumps(data, ensure_ascii=False, indent=2) + "\n", output)
+        return
+    words = {APPEARS: _("appears"), DISAPPEARS: _("disappears"), MOVES: _("moves")}
+    lines = [
+        _("Deadlines from {start} to {end}: {old} → {new}").format(
+            start=start.strftime("%d/%m/%Y"), end=end.strftime("%d/%m/%Y"), old=old_dir, new=new_dir
+        )
+    ]
+    for c in shown:
+        o, n = c.old, c.new
+        what = f"{(n or o).rule.id} {(n or o).key}"
+        if c.kind == MOVES and o.rule.id != n.rule.id:
+            what = f"{o.rule.id} {o.key} → {n.rule.id} {n.key}"
+        dates = (
+            f"{format_vi(o.due)} → {format_vi(n.due)}"
+            if c.kind == MOVES
+            else format_vi((n or o).due)
+        )
+        lines.append(f"  {words[c.kind]:<10}  {dates}  {what}  {(n or o).rule.title}")
+    lines.append(
+        _("{appear} appear, {disappear} disappear, {move} move, {same} unchanged").format(
+            appear=sum(c.kind == APPEARS for c in shown),
+            disappear=sum(c.kind == DISAPPEARS for c in shown),
+            move=sum(c.kind == MOVES for c in shown),
+            same=same,
+        )
+    )
+    _write("\n".join(lines) + "\n", output)
