@@ -40,6 +40,7 @@ from engine.core.rules import (
 )
 from engine.core.units import Directory, Head, UnitInfo
 from engine.errors import ConfigError, Problem
+from engine.i18n import _
 from engine.loader.calendar_file import read_calendar_data
 from engine.loader.models import (
     FORM_MODELS,
@@ -393,13 +394,17 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
                 c.add(
                     name,
                     line_of(members, "aliases", gline),
-                    f"group {gid!r}: aliases must be a list of names",
+                    _("group {group!r}: aliases must be a list of names").format(group=gid),
                 )
             elif names:
                 aliases[gid] = tuple(names)
             members = members.get("members")
             if members is None:
-                c.add(name, gline, f"group {gid!r}: missing required key 'members'")
+                c.add(
+                    name,
+                    gline,
+                    _("group {group!r}: missing required key 'members'").format(group=gid),
+                )
                 continue
         ids = _ids(members)
         if ids is None or not all(isinstance(x, str) for x in ids):
@@ -576,7 +581,7 @@ def _read_rules(
             m: RuleModel | None = None
             todos = list(_todos(item, (), line))
             for where, tline, text in todos:
-                c.add(name, tline, f"{where}: unresolved {text}")
+                c.add(name, tline, _("{key}: unresolved {todo}").format(key=where, todo=text))
             if todos:
                 # A draft of `hanchot import-plan`: the TODO is the fault to fix, not
                 # the shape errors it causes.

@@ -32,6 +32,7 @@ from engine.core.plan_phrases import (
 from engine.core.unit_match import UnitMatch, UnitMatcher
 from engine.core.units import Directory
 from engine.errors import InputError
+from engine.i18n import _
 from engine.planimport.table import PlanRow, PlanTable, Section, one_line
 
 _RANK = {EXACT: 0, INFERRED: 1, TODO: 2}
@@ -156,7 +157,7 @@ def draft_rules(
     if year is None:
         year = guess_year(table)
         if year is None:
-            raise InputError("cannot tell the plan's year from its table; give --year")
+            raise InputError(_("cannot tell the plan's year from its table; give --year"))
     matcher = UnitMatcher(directory)
     result = ImportResult(year, source, missing_columns=list(table.missing))
     result.notes.extend(table.notes)
@@ -309,8 +310,10 @@ def write_drafts(result: ImportResult, out: Path, *, force: bool = False) -> lis
         taken = [p for p in targets if p.exists()]
         if taken:
             raise InputError(
-                f"{taken[0]} exists; choose another --out or add --force to overwrite "
-                f"({len(taken)} file(s) would be replaced)"
+                _(
+                    "{path} exists; choose another --out or add --force to overwrite "
+                    "({n} file(s) would be replaced)"
+                ).format(path=taken[0], n=len(taken))
             )
     out.mkdir(parents=True, exist_ok=True)
     for (_name, drafts), path in zip(files.items(), targets, strict=True):

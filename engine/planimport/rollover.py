@@ -22,6 +22,7 @@ import yaml
 from engine.core.periods import parse_period
 from engine.core.spans import parse_date
 from engine.errors import InputError
+from engine.i18n import _
 from engine.loader.config import rule_paths
 from engine.loader.yamlio import load_yaml
 
@@ -41,8 +42,6 @@ class RolloverReport:
         self.notes.append((file, rule, message))
 
     def lines(self) -> list[str]:
-        from engine.i18n import _
-
         out = [
             _("{n} rules moved from {y1} to {y2} in {files} files under {out}").format(
                 n=self.moved,
@@ -138,12 +137,18 @@ def roll_over_dir(
     from engine.core.calendar import FIRST_YEAR, LAST_YEAR
 
     if y1 == y2:
-        raise InputError(f"--from-year and --to-year are both {y1}")
+        raise InputError(_("--from-year and --to-year are both {year}").format(year=y1))
     for y in (y1, y2):
         if not FIRST_YEAR <= y <= LAST_YEAR:
-            raise InputError(f"year {y} is outside {FIRST_YEAR}–{LAST_YEAR}")
+            raise InputError(
+                _("year {year} is outside {first}–{last}").format(
+                    year=y, first=FIRST_YEAR, last=LAST_YEAR
+                )
+            )
     if out.resolve() == rules_dir.resolve():
-        raise InputError(f"--out {out} is the rules directory itself; choose another")
+        raise InputError(
+            _("--out {out} is the rules directory itself; choose another").format(out=out)
+        )
     report = RolloverReport(y1, y2, out)
     written: list[tuple[Path, str]] = []
     for path in rule_paths(rules_dir):
@@ -169,9 +174,11 @@ def roll_over_dir(
         written.append((out / path.name, head + body))
         report.moved += len(rolled)
     if not force:
-        taken = [p for p, _ in written if p.exists()]
+        taken = [p for p, _text in written if p.exists()]
         if taken:
-            raise InputError(f"{taken[0]} exists; choose another --out or add --force")
+            raise InputError(
+                _("{path} exists; choose another --out or add --force").format(path=taken[0])
+            )
     out.mkdir(parents=True, exist_ok=True)
     for p, text in written:
         p.write_text(text, encoding="utf-8")

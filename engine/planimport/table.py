@@ -24,6 +24,7 @@ from pathlib import Path
 
 from engine.core.plan_phrases import fold
 from engine.errors import InputError
+from engine.i18n import _
 
 #: Column → how its header starts (folded: lower case, no diacritics).
 COLUMNS = {
@@ -125,11 +126,13 @@ def docx_rows(path: Path) -> Iterator[RawRow]:
         from docx.opc.exceptions import PackageNotFoundError
         from docx.oxml.ns import qn
     except ImportError:  # pragma: no cover - a dependency of hanchot
-        raise InputError("reading .docx needs python-docx (pip install python-docx)") from None
+        raise InputError(_("reading .docx needs python-docx (pip install python-docx)")) from None
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
-        raise InputError(f"{path}: not a readable .docx file ({e})") from None
+        raise InputError(
+            _("{path}: not a readable .docx file ({error})").format(path=path, error=e)
+        ) from None
     for t, table in enumerate(document.tables, start=1):
         for r, tr in enumerate(table._tbl.tr_lst, start=1):
             cells: list[str] = []
@@ -149,15 +152,21 @@ def docx_rows(path: Path) -> Iterator[RawRow]:
 def read_rows(path: Path) -> list[RawRow]:
     """The raw rows of a plan file: ``.docx`` or UTF-8 text (tab-separated cells)."""
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(_("{path}: file not found").format(path=path))
     if path.suffix.lower() == ".docx":
         return list(docx_rows(path))
     if path.suffix.lower() == ".doc":
-        raise InputError(f"{path}: old Word .doc is not read; save it as .docx or as text")
+        raise InputError(
+            _("{path}: old Word .doc is not read; save it as .docx or as text").format(path=path)
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+        raise InputError(
+            _("{path}: not UTF-8 text (byte {byte}); save it as UTF-8").format(
+                path=path, byte=e.start
+            )
+        ) from None
     return list(text_rows(text))
 
 
@@ -230,8 +239,10 @@ def parse_table(rows: Iterable[RawRow]) -> PlanTable:
             section = Section(label, len(sections) + 1, title, raw.where)
             if sections and label in {s.label for s in sections}:
                 notes.append(
-                    f"section {label} at line {raw.where} is numbered {label} again; "
-                    f"counted as section {_ROMAN[section.number - 1]}"
+                    _(
+                        "section {label} at line {where} is numbered {label} again; "
+                        "counted as section {counted}"
+                    ).format(label=label, where=raw.where, counted=_ROMAN[section.number - 1])
                 )
             sections.append(section)
             current, section_current = None, True
@@ -259,7 +270,9 @@ def parse_table(rows: Iterable[RawRow]) -> PlanTable:
                 section.title = f"{section.title} {extra}"
     if not seen_header:
         raise InputError(
-            "no task table found: no row has the headers STT, Nội dung, Thời gian, "
-            "Đơn vị chủ trì, Đơn vị phối hợp, Kết quả"
+            _(
+                "no task table found: no row has the headers STT, Nội dung, Thời gian, "
+                "Đơn vị chủ trì, Đơn vị phối hợp, Kết quả"
+            )
         )
     return PlanTable(out, sections, missing, notes)
