@@ -36,7 +36,7 @@ class Replacement:
 
     def cited_in(self, text: str) -> bool:
         """Whether ``text`` cites this document (``61/2018/NĐ-CP``, ``Nghị định số 61/2018``)."""
-        number, _, suffix = self.replaced.partition("/")[2].partition("/")
+        number, _sep, suffix = self.replaced.partition("/")[2].partition("/")
         head = self.replaced.split("/")[0]
         pattern = rf"(?<![\d/]){re.escape(head)}/{re.escape(number)}(?:/([a-z0-9-]+))?"
         for m in re.finditer(pattern, fold(text)):

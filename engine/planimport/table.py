@@ -144,7 +144,7 @@ def docx_rows(path: Path) -> Iterator[RawRow]:
                 paras = ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in tc.p_lst]
                 text = "" if continued else "\n".join(paras)
                 cells.append(text)
-                cells.extend("" for _ in range(span - 1))
+                cells.extend("" for _k in range(span - 1))
             yield RawRow(f"bảng {t} dòng {r}", tuple(cells))
         yield BREAK
 
