@@ -48,7 +48,13 @@ def import_plan(
     from engine.core.calendar import FIRST_YEAR, LAST_YEAR
     from engine.loader.config import load_directory
     from engine.loader.models import _day
-    from engine.planimport.draft import draft_rules, review_rows, write_drafts
+    from engine.planimport.draft import (
+        REVIEW_FILE,
+        draft_rules,
+        review_data,
+        review_rows,
+        write_drafts,
+    )
     from engine.planimport.table import parse_table, read_rows
 
     if fmt not in ("yaml", "json"):
@@ -70,15 +76,7 @@ def import_plan(
     paths = write_drafts(result, target, force=force)
     rows = review_rows(result)
     if fmt == "json":
-        data = {
-            "source": str(file),
-            "year": result.year,
-            "out": str(target),
-            "files": [str(p) for p in paths],
-            "missing_columns": result.missing_columns,
-            "notes": result.notes,
-            "rows": rows,
-        }
+        data = review_data(result, target, paths)
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     from rich.console import Console
@@ -105,12 +103,13 @@ def import_plan(
     todo = sum(1 for r in rows if r["certainty"] == "todo")
     sys.stdout.write(
         _(
-            "{rules} rules in {files} files under {out}; {headings} headings; "
-            "{todo} rows with TODO to resolve before `hanchot check` passes."
+            "{rules} rules in {files} files under {out} (review: {review}); {headings} "
+            "headings; {todo} rows with TODO to resolve before `hanchot check` passes."
         ).format(
             rules=len(result.drafts),
             files=len(paths),
             out=target,
+            review=target / REVIEW_FILE,
             headings=len(result.headings),
             todo=todo,
         )

@@ -92,7 +92,10 @@ _ON = re.compile(r"\bngay\s+" + _D + r"\s*/\s*(\d{4})")
 _QUARTER = re.compile(r"\bquy\s+(iv|iii|ii|i|[1-4])\b(?:\s*(?:/|nam)\s*(\d{4}))?")
 _HALF = re.compile(r"\b6\s+thang\s+(dau|cuoi)\s+nam(?:\s+(\d{4}))?")
 _MONTH = re.compile(r"\bthang\s+(\d{1,2})\s*/\s*(\d{4})")
-_PERIODIC = re.compile(r"\bdinh\s+ky\b(?:\s+(?:hang|hằng|moi))?\s*(quy|thang|nam|6\s+thang)?")
+_PERIODIC = re.compile(
+    r"\bdinh\s+ky\b(?:\s+(?:hang|moi))?\s*(quy|thang|nam|6\s+thang)?"
+    r"|^(?:hang|moi)\s+(quy|thang|nam)\b"
+)
 _WITHIN = re.compile(
     r"\b(?:trong\s+)?(?:thoi\s+han|vong)\s+(\d+)\s+ngay(\s+lam\s+viec)?\s+"
     r"(?:ke\s+tu|tinh\s+tu|sau)\s+(?:ngay\s+|khi\s+)?(.+?)(?:[.;,]|$)"
@@ -164,7 +167,7 @@ def read_timing(
         return date_form("on", m, "'ngày D/M/Y': that day")
     m = _PERIODIC.search(f)
     if m:
-        unit = " ".join((m.group(1) or "").split())
+        unit = " ".join((m.group(1) or m.group(2) or "").split())
         every, month = {
             "quy": ("quarter", 3),
             "thang": ("month", 1),
@@ -284,7 +287,13 @@ def spans_in_text(text: str, year: int | None) -> list[TimingDraft]:
 
 
 def is_vague(d: TimingDraft) -> bool:
-    """True for a whole-period reading ("Trong năm 2022", "Thường xuyên") or none."""
+    """True for a whole-year reading ("Trong năm 2022", "Thường xuyên") or none."""
     if d.due is None:
         return True
     return "end_of" in d.due and len(str(d.due["end_of"])) == 4
+
+
+def is_period(d: TimingDraft) -> bool:
+    """True for a period reading ("Quý II/2022", "Trong năm 2022") or none: a dated
+    deadline elsewhere in the row is more precise."""
+    return d.due is None or "end_of" in d.due

@@ -9,6 +9,7 @@ is written as a ``TODO:`` text that ``hanchot check`` rejects, never dropped.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from engine.core.plan_phrases import (
     TimingDraft,
     deadline_in_text,
     fold,
+    is_period,
     is_vague,
     read_timing,
     spans_in_text,
@@ -180,7 +182,7 @@ def draft_rules(
         if not timing_text:
             cell = TimingDraft(None, TODO, "the Thời gian cell is empty", "")
         spans = spans_in_text(content + "\n" + output, year) if is_vague(cell) else []
-        stated = deadline_in_text(output, year) if is_vague(cell) else None
+        stated = deadline_in_text(output, year) if is_period(cell) else None
         if spans:
             for s in spans:
                 timings.append(
@@ -307,7 +309,7 @@ def write_drafts(result: ImportResult, out: Path, *, force: bool = False) -> lis
     files = result.files()
     targets = [out / name for name in files]
     if not force:
-        taken = [p for p in targets if p.exists()]
+        taken = [p for p in [*targets, out / REVIEW_FILE] if p.exists()]
         if taken:
             raise InputError(
                 _(
@@ -318,7 +320,25 @@ def write_drafts(result: ImportResult, out: Path, *, force: bool = False) -> lis
     out.mkdir(parents=True, exist_ok=True)
     for (_name, drafts), path in zip(files.items(), targets, strict=True):
         path.write_text(render_file(result, drafts), encoding="utf-8")
+    review = json.dumps(review_data(result, out, targets), ensure_ascii=False, indent=2)
+    (out / REVIEW_FILE).write_text(review + "\n", encoding="utf-8")
     return targets
+
+
+REVIEW_FILE = "import-review.json"
+
+
+def review_data(result: ImportResult, out: Path, paths: list[Path]) -> dict:
+    """The whole review as ``--format json`` prints it and ``import-review.json`` keeps it."""
+    return {
+        "source": result.source,
+        "year": result.year,
+        "out": str(out),
+        "files": [str(p) for p in paths],
+        "missing_columns": result.missing_columns,
+        "notes": result.notes,
+        "rows": review_rows(result),
+    }
 
 
 def review_rows(result: ImportResult) -> list[dict]:

@@ -286,3 +286,27 @@ def test_a_broken_docx_is_an_input_error(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable .docx"):
         read_rows(bad)
+
+
+def test_a_dated_result_wins_over_a_quarter_cell():
+    rows = [
+        RawRow(1, ("STT", "Nội dung", "Thời gian thực hiện", "Đơn vị chủ trì", "Kết quả")),
+        RawRow(2, ("1.", "Rà soát", "Quý III/2022", "Văn phòng Sở", "Gửi trước ngày 15/8/2022")),
+    ]
+    [d] = draft_rules(parse_table(rows), directory()).drafts
+    assert d.rule["due"] == {"before": "2022-08-15"}
+    assert any("Kết quả states" in c for c in d.comments)
+
+
+def test_write_drafts_keeps_the_review_and_refuses_to_overwrite(tmp_path):
+    import json
+
+    from engine.planimport.draft import REVIEW_FILE, write_drafts
+
+    result = draft_rules(parse_table(read_rows(FIXTURE)), directory(), source="excerpt.txt")
+    paths = write_drafts(result, tmp_path / "out")
+    review = json.loads((tmp_path / "out" / REVIEW_FILE).read_text(encoding="utf-8"))
+    assert review["year"] == 2022 and len(review["files"]) == len(paths) == 5
+    with pytest.raises(InputError, match="--force"):
+        write_drafts(result, tmp_path / "out")
+    assert write_drafts(result, tmp_path / "out", force=True) == paths

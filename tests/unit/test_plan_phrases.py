@@ -225,15 +225,29 @@ def test_on_request_is_event_driven_and_flagged(cal):
     assert dates(cal, d.due, [ev]) == [date(2022, 9, 6)]
 
 
-def test_by_plan_of_someone():
+def test_by_plan_of_someone(cal):
     d = read_timing("Theo kế hoạch của UBND tỉnh", 2022)
-    assert d.due["after"] == "request" and d.certainty == INFERRED
+    assert d.due == {"after": "request", "in": "5 working days"}
+    assert d.certainty == INFERRED
+    # From Friday 29/4/2022: 30/4–1/5 weekend (holidays), Mon 2/5 and Tue 3/5 nghỉ bù,
+    # then Wed 4/5 (1), Thu 5/5 (2), Fri 6/5 (3), Mon 9/5 (4), Tue 10/5 (5).
+    ev = Event("request", "kh-1", date(2022, 4, 29))
+    assert dates(cal, d.due, [ev]) == [date(2022, 5, 10)]
 
 
-def test_when_something_happens_is_event_driven_and_flagged():
+def test_when_something_happens_is_event_driven_and_flagged(cal):
     d = read_timing("Khi có văn bản mới ban hành", 2022)
     assert d.due == {"after": "issuance", "in": "5 working days"}
     assert d.event and d.certainty == INFERRED
+    # From Friday 7/1/2022: Mon 10/1 (1) … Fri 14/1/2022 (5).
+    ev = Event("issuance", "vb-1", date(2022, 1, 7))
+    assert dates(cal, d.due, [ev]) == [date(2022, 1, 14)]
+
+
+def test_each_quarter_without_dinh_ky(cal):
+    d = read_timing("Hằng quý", 2022)
+    assert (d.due["every"], d.certainty) == ("quarter", INFERRED)
+    assert dates(cal, d.due)[0] == date(2022, 3, 31)  # Thursday 31/3/2022
 
 
 def test_unknown_phrase_is_a_todo():
