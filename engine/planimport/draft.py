@@ -133,6 +133,12 @@ def guess_year(table: PlanTable) -> int | None:
     return years.most_common(1)[0][0] if years else None
 
 
+def _clip(text: str, limit: int = 90) -> str:
+    """A quoted phrase for a comment: no bullet, at most ``limit`` characters."""
+    text = text.strip(" -•+")
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _todo_units(m: UnitMatch) -> list[str]:
     return [
         f"TODO: unknown unit {words!r}"
@@ -186,11 +192,18 @@ def draft_rules(
         if spans:
             for s in spans:
                 timings.append(
-                    (s, f"Nội dung/Kết quả: {s.phrase!r} wins over Thời gian {timing_text!r}")
+                    (
+                        s,
+                        f"Nội dung/Kết quả: {_clip(s.phrase)!r} wins over Thời gian "
+                        f"{timing_text!r}",
+                    )
                 )
         elif stated is not None:
             timings.append(
-                (stated, f"Kết quả states {stated.phrase!r}: wins over Thời gian {timing_text!r}")
+                (
+                    stated,
+                    f"Kết quả states {_clip(stated.phrase)!r}: wins over Thời gian {timing_text!r}",
+                )
             )
         else:
             timings.append((cell, f"Thời gian {timing_text!r}"))

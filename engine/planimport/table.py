@@ -109,6 +109,28 @@ def one_line(text: str) -> str:
     return " ".join(clean_cell(text).split())
 
 
+_CLOSE_AT_END = re.compile(r"(?:\s*</(?:p|li|ul|ol)>)+\s*$", re.IGNORECASE)
+_OPEN_AT_START = re.compile(r"^\s*(?:<(?:p|li|ul|ol)\b[^>]*>\s*)+", re.IGNORECASE)
+
+
+def join_split(before: str, more: str) -> str:
+    """Join a cell's text with its continuation on the next page.
+
+    A page break inside a sentence closes and reopens the HTML paragraph
+    ("… ước tính chi</p>" + "<p>phí phải bỏ ra …"): those tags are dropped so the
+    sentence stays whole. A new paragraph (after ". ; :" or starting with a capital
+    or a bullet) is kept as one.
+    """
+    close, open_ = _CLOSE_AT_END.search(before), _OPEN_AT_START.match(more)
+    if open_:
+        head = before[: close.start()] if close else before
+        tail = more[open_.end() :]
+        text_head = _ANY_TAG.sub("", head).rstrip()
+        if text_head and text_head[-1] not in ".;:!?)" and tail[:1].islower():
+            return f"{head.rstrip()} {tail.lstrip()}"
+    return f"{before} {more}"
+
+
 # ------------------------------------------------------------------ inputs
 def text_rows(text: str) -> Iterator[RawRow]:
     """Rows of exported text: tab-separated lines; other non-empty lines break tables."""
@@ -263,7 +285,7 @@ def parse_table(rows: Iterable[RawRow]) -> PlanTable:
                 more = cell(raw, col)
                 if more.strip():
                     before = current.cells.get(col, "")
-                    current.cells[col] = f"{before} {more}" if before else more
+                    current.cells[col] = join_split(before, more) if before else more
         elif section_current and section is not None:
             extra = one_line(cell(raw, "content"))
             if extra:

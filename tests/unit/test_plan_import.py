@@ -310,3 +310,17 @@ def test_write_drafts_keeps_the_review_and_refuses_to_overwrite(tmp_path):
     with pytest.raises(InputError, match="--force"):
         write_drafts(result, tmp_path / "out")
     assert write_drafts(result, tmp_path / "out", force=True) == paths
+
+
+def test_a_sentence_split_by_a_page_break_is_joined_whole():
+    from engine.planimport.table import clean_cell, join_split
+
+    # Item 19 of the seed: "… ước tính chi</p>" + "<p>phí phải bỏ ra …".
+    joined = join_split("<p>- để ước tính chi</p>", "<p>phí phải bỏ ra.</p>")
+    assert clean_cell(joined) == "- để ước tính chi phí phải bỏ ra."
+    # Item 25: an open list item, then "<p>thông và …".
+    joined = join_split("<ul><li>- nhằm tăng cường truyền ", "<p>thông và tạo điều kiện</p>")
+    assert clean_cell(joined) == "- nhằm tăng cường truyền thông và tạo điều kiện"
+    # A finished sentence, then a new paragraph: kept apart.
+    joined = join_split("<p>Xong.</p>", "<p>- Bố trí cán bộ</p>")
+    assert clean_cell(joined) == "Xong.\n- Bố trí cán bộ"
