@@ -271,6 +271,10 @@ def plan(
 
     if diff is not None:
         from engine.commands.plan_import_cmds import plan_diff
+        from engine.i18n import _
+
+        if unit is not None:
+            raise InputError(_("--unit does not combine with --diff; compare whole rule sets"))
 
         plan_diff(diff, from_, to, fmt, _events(events), output, config)
         return

@@ -183,6 +183,7 @@ def test_unknown_units_and_phrases_are_todos_that_check_rejects(tmp_path):
         (["rules", "rollover", "--from-year", "2022", "--to-year", "2022"], "both 2022"),
         (["plan", "--diff", "rules", "rules", "--format", "ics"], "plan --diff"),
         (["plan", "--diff", "rules", "{tmp}/none"], "rules directory not found"),
+        (["plan", "--diff", "rules", "rules", "--unit", "van-phong"], "--unit"),
     ],
 )
 def test_bad_usage_exits_2_with_a_message(tmp_path, args, message):
