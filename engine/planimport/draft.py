@@ -258,6 +258,14 @@ def draft_rules(
             ]
             if coord_text:
                 comments.append(f"phối hợp ← {coord_text!r} ({coord_m.certainty})")
+            periodic = re.search(r"\bdinh ky\b", fold(content + " " + output))
+            if periodic and "every" not in (t.due or {}):
+                hint = (
+                    "hint: the row also mentions a periodic duty ('định kỳ'); "
+                    "consider a separate 'every' rule"
+                )
+                reasons.append(hint)
+                comments.append(hint)
             sure = worst(t.certainty, lead_m.certainty, coord_m.certainty if coord_text else EXACT)
             if len(timings) > 1:
                 reasons.append(f"row split: rule {n} of {len(timings)} for this row")

@@ -136,6 +136,49 @@ def test_seed_drafts_pass_check_and_plan_shows_the_year(seed_drafts):
     assert ("2", "2022-12-30") in due
 
 
+def test_seed_item_16_hints_at_its_quarterly_report(seed_drafts):
+    _, report = seed_drafts
+    [row16] = [r for r in report["rows"] if r["plan_item"] == "16"]
+    assert any(w.startswith("hint: the row also mentions a periodic duty") for w in row16["why"])
+
+
+def test_import_a_docx_from_the_command_line(tmp_path):
+    import docx
+
+    doc = docx.Document()
+    t = doc.add_table(rows=3, cols=6)
+    head = [
+        "STT",
+        "Nội dung công việc",
+        "Thời gian hoàn thành",
+        "Cơ quan chủ trì",
+        "Cơ quan phối hợp",
+        "Sản phẩm",
+    ]
+    for j, v in enumerate(head):
+        t.cell(0, j).text = v
+    t.cell(1, 0).text = "I. Báo cáo"
+    t.cell(1, 0).merge(t.cell(1, 5))
+    for j, v in enumerate(
+        ["1.", "Báo cáo 6 tháng", "6 tháng đầu năm", "Thanh tra Sở", "VP", "Báo cáo"]
+    ):
+        t.cell(2, j).text = v
+    path = tmp_path / "ke-hoach.docx"
+    doc.save(str(path))
+    out = tmp_path / "out"
+    r = hanchot("import-plan", str(path), "--year", "2023", "--out", str(out), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    [row] = json.loads(r.stdout)["rows"]
+    assert (row["due"], row["lead"], row["coordinating"]) == (
+        {"end_of": "2023-H1"},
+        "thanh-tra",
+        ["van-phong"],
+    )
+    r = hanchot("plan", "--rules", str(out), "--from", "2023-01-01", "--format", "json")
+    # "6 tháng đầu năm" 2023: Friday 30/06/2023.
+    assert [x["due"] for x in json.loads(r.stdout)] == ["2023-06-30"]
+
+
 def test_seed_review_table_on_screen(tmp_path):
     r = hanchot("import-plan", str(SEED), "--out", str(tmp_path / "d"))
     assert r.returncode == 0, r.stderr
