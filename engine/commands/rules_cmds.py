@@ -166,6 +166,12 @@ def check(
     evs = _events(events)
     sys.stdout.write(f"Cấu hình hợp lệ: {config} và {rules}\n")
     sys.stdout.write("\n".join(summary_lines(cfg, day, evs)) + "\n")
+    # Warnings, not errors: stderr, and the exit code stays 0.
+    from engine.planimport.legal import replaced_citations, warning_lines
+
+    sys.stdout.flush()
+    for line in warning_lines(replaced_citations(cfg.rules)):
+        sys.stderr.write(line + "\n")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -242,6 +248,14 @@ def plan(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Ignore the database's events and statuses.")
     ] = False,
+    diff: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--diff",
+            metavar="OLD_DIR NEW_DIR",
+            help="Compare two rules directories: deadlines that appear, disappear or move.",
+        ),
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -255,6 +269,15 @@ def plan(
     from engine.loader.config import load_config
     from engine.report import involving, plan_rows, print_table, rows_csv
 
+    if diff is not None:
+        from engine.commands.plan_import_cmds import plan_diff
+        from engine.i18n import _
+
+        if unit is not None:
+            raise InputError(_("--unit does not combine with --diff; compare whole rule sets"))
+
+        plan_diff(diff, from_, to, fmt, _events(events), output, config)
+        return
     if fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
     start = _opt_date(from_, "--from")

@@ -410,6 +410,7 @@ class RuleModel(Model):
     plan_item: ScalarText | None = None
     basis: str | None = None
     output: str | None = None
+    details: str | None = Field(None, description="the plan row's full text (import-plan)")
     lead: str = Field(description="unit or group id: đơn vị chủ trì")
     coordinating: Ids = Field((), description="unit or group ids: đơn vị phối hợp")
     escalation: str = "default"
@@ -446,11 +447,19 @@ class UnitModel(Model):
     name: str
     email: Emails
     head: HeadModel | None = None
+    aliases: Ids = Field((), description="other names of the unit in plans (import-plan)")
+
+
+class GroupModel(Model):
+    """``group-id: {members: [...], aliases: [...]}`` (the long form of a group)."""
+
+    members: Ids
+    aliases: Ids = ()
 
 
 class UnitsFile(Model):
     units: dict[str, UnitModel]
-    groups: dict[str, Ids] = Field(default_factory=dict)
+    groups: dict[str, Ids | GroupModel] = Field(default_factory=dict)
     roles: dict[str, str] = Field(default_factory=dict)
 
 

@@ -514,3 +514,79 @@ def test_all_errors_of_all_files_together_sorted(make_rule_tree):
     assert text.splitlines()[0] == (
         "config/units.yaml:2: units.van-phong.email: 'nobody' is not an e-mail address"
     )
+
+
+# ---------------------------------------------------------------- aliases (import-plan)
+def test_units_and_groups_take_aliases(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "config/units.yaml": """\
+                units:
+                  van-phong:
+                    name: Văn phòng Sở
+                    email: vp@example.gov.vn
+                    aliases: [VP Sở, Văn phòng]
+                  qlcn: {name: Phòng Quản lý Công nghiệp, email: qlcn@example.gov.vn}
+                groups:
+                  phong-chuyen-mon:
+                    members: [qlcn]
+                    aliases: [Các phòng có liên quan]
+                  tat-ca: [van-phong, phong-chuyen-mon]
+                """,
+        }
+    )
+    from engine.loader.config import load_directory
+
+    d = load_directory(config)
+    assert d.aliases == {
+        "van-phong": ("VP Sở", "Văn phòng"),
+        "phong-chuyen-mon": ("Các phòng có liên quan",),
+    }
+    assert d.expand("tat-ca") == ["van-phong", "qlcn"]
+
+
+def test_group_long_form_faults_are_reported(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "config/units.yaml": """\
+                units:
+                  qlcn: {name: Phòng Quản lý Công nghiệp, email: qlcn@example.gov.vn}
+                groups:
+                  a:
+                    membres: [qlcn]
+                  b:
+                    members: [qlcn]
+                    aliases: 5
+                """,
+        }
+    )
+    from engine.loader.config import load_directory
+
+    with pytest.raises(ConfigError) as e:
+        load_directory(config)
+    text = str(e.value)
+    assert "config/units.yaml:5: unknown key 'membres' (did you mean 'members'?)" in text
+    assert "config/units.yaml:4: group 'a': missing required key 'members'" in text
+    assert "config/units.yaml:8: group 'b': aliases must be a list of names" in text
+
+
+def test_todo_markers_of_a_draft_are_rejected_with_their_line(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "rules/a.yaml": """\
+                rules:
+                  - id: x
+                    title: X
+                    lead: "TODO: unknown unit 'Phòng Hợp tác'"
+                    coordinating: [thanh-tra, "TODO: unknown unit 'Ban X'"]
+                    due: "TODO: could not read the timing 'Tùy tình hình'"
+                """,
+        }
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(config, rules)
+    assert [str(p) for p in e.value.problems] == [
+        "rules/a.yaml:4: lead: unresolved TODO: unknown unit 'Phòng Hợp tác'",
+        "rules/a.yaml:5: coordinating: unresolved TODO: unknown unit 'Ban X'",
+        "rules/a.yaml:6: due: unresolved TODO: could not read the timing 'Tùy tình hình'",
+    ]
