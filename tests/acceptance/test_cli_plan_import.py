@@ -77,14 +77,13 @@ ACCEPTED = {
     "event rules without `when: {delegated: ...}` (a reviewer adds it)",
     "16": "the quarterly report to UBND is in the Kết quả text as 'Định kỳ hàng quý' "
     "without a day; the hand encoding adds a second rule on day 18",
-    "19": "the hand encoding adds one rule per Phụ lục 2 procedure; Phụ lục 2 is "
-    "another table, not the task table",
+    "19": "the hand encoding adds one rule per Phụ lục 2 procedure (Phụ lục 2 is another "
+    "table, not the task table) and an internal date for the divisions to send their "
+    "results to Thanh tra, who compiles the report (section IV.2)",
     "26": "the hand encoding names the event 'training-call' and adds a year-end rule for "
     "in-house training; the draft proposes the event type 'request'",
     "27": "the quarterly report day (18, Thông tư 01/2020) and the units' contributions "
     "(day 15) are not in the plan's text, which says 'Trong năm 2022'",
-    "28": "the hand encoding dates the duty from the Quyết định's own date (25/02/2022); "
-    "the plan's cell says 'Trong năm 2022'",
 }
 HEADINGS = {"3", "18"}
 
