@@ -63,8 +63,9 @@ def test_rollover_2022_to_2023_hand_worked_dates(rolled_2023):
     assert due_of(cfg, "ra-soat-bao-cao-vpubnd-2023", 2023) == [date(2023, 7, 28)]
     # "Quý I" stays a quarter: Friday 31/3/2023.
     assert due_of(cfg, "quy-che-trung-tam-hcc-truc-tuyen-2023", 2023) == [date(2023, 3, 31)]
-    # {on: 2022-02-28} → Tuesday 28/2/2023.
-    assert due_of(cfg, "ke-hoach-gui-vpubnd-2023", 2023) == [date(2023, 2, 28)]
+    # Item 28, {end_of: 2022} ("Trong năm 2022") → the end of 2023: Sunday 31/12/2023,
+    # Saturday 30/12 → Friday 29/12/2023.
+    assert due_of(cfg, "ke-hoach-gui-vpubnd-2023", 2023) == [date(2023, 12, 29)]
     # Year-end duties: Sunday 31/12/2023, Saturday 30/12 → Friday 29/12/2023.
     assert due_of(cfg, "cong-bo-tthc-2023", 2023) == [date(2023, 12, 29)]
 
