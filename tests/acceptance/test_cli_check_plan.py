@@ -21,7 +21,9 @@ EVENTS = ["--events", str(GOLDEN / "events-2022.yaml")]
 
 
 def hanchot(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", *args],

@@ -47,7 +47,9 @@ def site(tmp_path: Path) -> Path:
 def hanchot(site: Path, *args: str, env: dict | None = None):
     import os
 
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     environ["COLUMNS"] = "200"
     environ.update(env or {})
     return subprocess.run(

@@ -37,7 +37,7 @@ def site(tmp_path: Path) -> Path:
 
 
 def env() -> dict:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"}
     e["HANCHOT_POLL_SECONDS"] = "0.5"
     return e
 
