@@ -25,6 +25,19 @@ from engine.i18n import _
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: Key of the PostgreSQL advisory lock held by ``hanchot run`` ("hanchot" in ASCII).
 PG_LOCK_KEY = 0x68616E63686F74
+#: Transaction-scoped PostgreSQL advisory locks: one process at a time migrates, and
+#: one at a time materialises, so any number of `hanchot` processes can start at once.
+PG_MIGRATE_KEY = PG_LOCK_KEY + 1
+PG_MATERIALISE_KEY = PG_LOCK_KEY + 2
+
+
+def serialise(conn, key: int) -> None:
+    """Wait for, then hold until the end of the current transaction, the PostgreSQL
+    advisory lock ``key``. A no-op elsewhere: SQLite's ``BEGIN IMMEDIATE`` (see
+    :func:`make_engine`) already lets one writer in at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
 
 SessionFactory = Callable[[], Session]
 
@@ -260,6 +273,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         if revision == "head" and current_revision(engine) == head_revision():
             return
         with engine.begin() as conn:
+            # Concurrent first starts on PostgreSQL raced to create alembic_version;
+            # the second now waits here and finds the schema at head.
+            serialise(conn, PG_MIGRATE_KEY)
             command.upgrade(_alembic_config(conn), revision)
     except CommandError as e:
         raise StoreError(f"cannot migrate the database: {e}") from None
