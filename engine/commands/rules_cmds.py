@@ -227,8 +227,12 @@ def _stored(cfg) -> tuple[list, dict]:
         with db.session_factory(engine)() as s:
             return stored_events(s), statuses(s)
     except sqlalchemy.exc.SQLAlchemyError as e:
+        # A damaged or unreachable database: exit 3 with the password masked (12.8, 12.11).
+        fault = db.db_fault(e) if isinstance(e, sqlalchemy.exc.DBAPIError) else None
+        if fault is not None:
+            raise fault from None
         raise StoreError(
-            f"cannot read the database {url}: {e.__class__.__name__}: "
+            f"cannot read the database {db.mask_url(url)}: {e.__class__.__name__}: "
             f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}"
         ) from None
 

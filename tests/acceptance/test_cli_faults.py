@@ -283,3 +283,21 @@ def test_an_existing_world_readable_database_is_tightened(site):
     os.chmod(db, 0o644)
     assert hanchot(site, "status", "--now", NOW, umask=0o022).returncode == 0
     assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+def test_plan_reading_a_garbage_database_or_an_unreachable_server(site):
+    (site / "var").mkdir()
+    (site / "var" / "hanchot.db").write_bytes(b"not sqlite at all\n" * 300)
+    line = one_line(hanchot(site, "plan", "--from", "2022-01-01"), 3)
+    assert line == (
+        "hanchot: the database sqlite:///var/hanchot.db is not a SQLite database file "
+        "(file is not a database)"
+    )
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    url = "postgresql+psycopg2://hanchot:S3cret-pw@127.0.0.1:1/hanchot"
+    r = hanchot(site, "plan", "--from", "2022-01-01", env={"HANCHOT_DATABASE_URL": url})
+    line = one_line(r, 3)
+    assert line.startswith(
+        "hanchot: cannot use the database postgresql+psycopg2://hanchot:***@127.0.0.1:1/hanchot: "
+    )
+    assert "S3cret-pw" not in r.stderr
