@@ -97,21 +97,17 @@ def private_dir(path: Path) -> None:
 def private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 if missing; tighten it if group/others can
     read it. SQLite gives the ``-wal``/``-shm`` files the database file's mode."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
-        st = os.fstat(fd)
-        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
-            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
-    finally:
-        os.close(fd)
-    for suffix in ("-wal", "-shm"):
-        side = Path(str(path) + suffix)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
         try:
-            st = side.stat()
-        except OSError:
+            st = p.stat()
+        except FileNotFoundError:
             continue
         if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
-            os.chmod(side, stat.S_IMODE(st.st_mode) & 0o700)
+            os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700)
 
 
 def _prepare_sqlite(path: Path, where: str) -> None:
