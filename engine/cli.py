@@ -1,7 +1,9 @@
 """The ``hanchot`` command line (SPEC §5).
 
-Exit codes: 0 ok, 1 the check asked for failed, 2 bad usage or bad configuration.
-Errors go to stderr as ``file:line: message``; never a traceback for bad input.
+Exit codes (README, Commands): 0 ok, 1 the check asked for failed, 2 bad usage or
+bad configuration, 3 the database is unusable (damaged, not a database, unreachable),
+4 the disk is full, 130 interrupted. Errors go to stderr as ``file:line: message``
+or ``hanchot: message``; never a traceback for bad input or broken storage.
 """
 
 from __future__ import annotations
@@ -109,24 +111,51 @@ def due(
 from engine.commands import calendar_cmds, plan_import_cmds, rules_cmds, store_cmds  # noqa: E402,F401
 
 
+def _as_hanchot_error(e: BaseException) -> HanchotError | None:
+    """A fault of the environment (storage, disk) as a HanchotError; None for defects."""
+    if isinstance(e, HanchotError):
+        return e
+    if "sqlalchemy" in sys.modules:
+        import sqlalchemy as sa
+
+        if isinstance(e, sa.exc.DBAPIError):
+            from engine.store.db import db_fault
+
+            return db_fault(e)
+    if isinstance(e, OSError) and e.errno is not None:
+        from engine.i18n import _
+        from engine.store.db import os_fault
+
+        name = e.filename if e.filename is not None else "?"
+        return os_fault(e, _("cannot write or read {file}").format(file=name))
+    return None
+
+
 def main() -> None:
-    """Console-script entry point: run the app, turn HanchotError into exit code 2."""
+    """Console-script entry point: run the app; a HanchotError (or a storage fault)
+    becomes one line on stderr and its exit code."""
     try:
         app()
-    except HanchotError as e:
-        sys.stdout.flush()
-        if isinstance(e, ConfigError):
-            sys.stderr.write(e.message + "\n")
-        else:
-            sys.stderr.write(f"hanchot: {e.message}\n")
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except BrokenPipeError:
         # `hanchot plan | head`: the reader went away; not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        e = _as_hanchot_error(exc)
+        if e is None:
+            raise
+        try:
+            sys.stdout.flush()
+        except OSError:
+            pass
+        if isinstance(e, ConfigError):
+            sys.stderr.write(e.message + "\n")
+        else:
+            sys.stderr.write(f"hanchot: {e.message}\n")
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

@@ -43,14 +43,24 @@ def _now(tz: str) -> datetime:
 
 
 def _opt_date(text: str | None, what: str) -> date | None:
+    from engine.core.calendar import FIRST_YEAR, LAST_YEAR
     from engine.core.spans import parse_date
+    from engine.errors import CalendarRangeError
+    from engine.i18n import _
 
     if text is None:
         return None
     try:
-        return parse_date(text)
+        value = parse_date(text)
     except InputError as e:
         raise InputError(f"{what}: {e.message}") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        # Windows and rolls reach a year beyond the date: 0001 or 9999 would overflow.
+        msg = _("{option}: {date} is outside the years the calendar covers ({first}–{last})")
+        raise CalendarRangeError(
+            msg.format(option=what, date=value.isoformat(), first=FIRST_YEAR, last=LAST_YEAR)
+        )
+    return value
 
 
 def _events(paths: list[Path] | None):
@@ -223,8 +233,12 @@ def _stored(cfg) -> tuple[list, dict]:
         with db.session_factory(engine)() as s:
             return stored_events(s), statuses(s)
     except sqlalchemy.exc.SQLAlchemyError as e:
+        # A damaged or unreachable database: exit 3 with the password masked (12.8, 12.11).
+        fault = db.db_fault(e) if isinstance(e, sqlalchemy.exc.DBAPIError) else None
+        if fault is not None:
+            raise fault from None
         raise StoreError(
-            f"cannot read the database {url}: {e.__class__.__name__}: "
+            f"cannot read the database {db.mask_url(url)}: {e.__class__.__name__}: "
             f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}"
         ) from None
 

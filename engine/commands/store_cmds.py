@@ -47,6 +47,14 @@ def parse_now(text: str | None) -> datetime:
             f"--now {text!r} has no UTC offset; write it as 2022-07-29T08:00+07:00 "
             "(or ...Z for UTC)"
         )
+    from engine.core.calendar import FIRST_YEAR, LAST_YEAR
+    from engine.errors import CalendarRangeError
+    from engine.i18n import _
+
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        # Year 1 or 9999 overflow once converted to UTC or widened to a window.
+        msg = _("--now {value}: the year must be within the calendar ({first}–{last})")
+        raise CalendarRangeError(msg.format(value=text, first=FIRST_YEAR, last=LAST_YEAR))
     return value.astimezone(UTC)
 
 

@@ -125,7 +125,9 @@ def parse_span(text: str) -> Span:
             f"span {text!r} is not 'N days|working days|weeks|months' "
             "(or 'N ngày|ngày làm việc|tuần|tháng')"
         )
-    n = int(m.group(1))
+    digits = m.group(1)
+    # Over 4300 digits int() raises ValueError; anything this long is over the limit.
+    n = int(digits) if len(digits) <= 12 else 10**12
     unit = _UNIT_WORDS.get(normalize_words(m.group(2)))
     if unit is None:
         raise InputError(
@@ -135,7 +137,8 @@ def parse_span(text: str) -> Span:
     if n < 0:
         raise InputError(f"span {text!r} is negative; a span counts forward from its start")
     if n > _LIMIT[unit]:
-        raise InputError(f"span {text!r} is longer than {MAX_YEARS} years")
+        shown = text if len(text) <= 40 else text[:20] + "…" + text[-12:]
+        raise InputError(f"span {shown!r} is longer than {MAX_YEARS} years")
     return Span(n, unit)
 
 

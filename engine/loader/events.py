@@ -27,9 +27,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+from engine.core.calendar import FIRST_YEAR, LAST_YEAR
 from engine.core.rules import Event
 from engine.core.spans import parse_date
 from engine.errors import ConfigError, InputError, Problem
+from engine.i18n import _
 from engine.loader.models import EVENT_TYPE_RE
 from engine.loader.yamlio import line_of, load_yaml
 
@@ -79,6 +81,12 @@ class _Builder:
         except InputError as e:
             self.problems.append(Problem(self.name, lines.get("date", line), e.message))
             ok = False
+        else:
+            if not FIRST_YEAR <= d.year <= LAST_YEAR:
+                msg = _("date {date} is outside the years the calendar covers ({first}–{last})")
+                what = msg.format(date=d.isoformat(), first=FIRST_YEAR, last=LAST_YEAR)
+                self.problems.append(Problem(self.name, lines.get("date", line), what))
+                ok = False
         if not ok:
             return
         key = (etype.strip(), str(eid).strip())

@@ -73,6 +73,16 @@ def transport_factory(settings: Settings, password: str | None = None) -> Transp
     smtp = settings.smtp
     if smtp is None:
         return lambda: FileTransport(settings.mail_dir)
+    if smtp.user and not password:
+        from engine.errors import ConfigError
+        from engine.i18n import _
+
+        raise ConfigError(
+            _(
+                "smtp.user is set ({user}) but HANCHOT_SMTP_PASSWORD is not: "
+                "set the password in the environment, or remove smtp.user"
+            ).format(user=smtp.user)
+        )
     return lambda: SmtpTransport(
         smtp.host, smtp.port, smtp.security, smtp.user, password, smtp.timeout
     )
