@@ -87,13 +87,14 @@ class StoreError(HanchotError):
 class DatabaseFault(StoreError):
     """The database is unusable: not a database file, damaged, or unreachable."""
 
-    exit_code = 3
+    # 3 and 4 are `run --once`'s "deferred" and "failed" (SPEC §5.1).
+    exit_code = 5
 
 
 class DiskFull(StoreError):
     """The disk (or quota) is full; the change in progress was rolled back."""
 
-    exit_code = 4
+    exit_code = 6
 
 
 class SendError(HanchotError):

@@ -233,7 +233,7 @@ def _stored(cfg) -> tuple[list, dict]:
         with db.session_factory(engine)() as s:
             return stored_events(s), statuses(s)
     except sqlalchemy.exc.SQLAlchemyError as e:
-        # A damaged or unreachable database: exit 3 with the password masked (12.8, 12.11).
+        # A damaged or unreachable database: exit 5 with the password masked (12.8, 12.11).
         fault = db.db_fault(e) if isinstance(e, sqlalchemy.exc.DBAPIError) else None
         if fault is not None:
             raise fault from None

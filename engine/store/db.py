@@ -157,8 +157,8 @@ def _no_room(reason: str, path: Path | None) -> bool:
 def db_fault(e: sa.exc.DBAPIError) -> StoreError | None:
     """A database error that is no defect of hanchot's, as one line for the admin.
 
-    Corrupt, foreign or unreachable databases give :class:`DatabaseFault` (exit 3);
-    a full disk gives :class:`DiskFull` (exit 4). The transaction was rolled back,
+    Corrupt, foreign or unreachable databases give :class:`DatabaseFault` (exit 5);
+    a full disk gives :class:`DiskFull` (exit 6). The transaction was rolled back,
     so nothing is half-written. ``None`` for other errors (a defect: let it show).
     """
     where, path = _opened[-1] if _opened else (_("the database"), None)
