@@ -269,7 +269,7 @@ def test_invalid_date(make_rule_tree):
     assert p == Problem(
         "rules/a.yaml",
         5,
-        "due.on: '2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy",
+        "due.on: '2022-02-30' is not a date: 02/2022 has 28 days",
     )
 
 
