@@ -183,17 +183,13 @@ def _impossible(text: str, year: int, month: int, day: int) -> str:
     from engine.i18n import _
 
     if not 1 <= month <= 12:
-        return _("{text!r} is not a date: there is no month {month}").format(
-            text=text, month=month
-        )
+        return _("{text!r} is not a date: there is no month {month}").format(text=text, month=month)
     if year < 1:
         return _("{text!r} is not a date: there is no year {year}").format(text=text, year=year)
     if day < 1:
         return _("{text!r} is not a date: there is no day {day}").format(text=text, day=day)
     if month == 2 and day == 29:
-        return _("{text!r} is not a date: {year} has no 29 February").format(
-            text=text, year=year
-        )
+        return _("{text!r} is not a date: {year} has no 29 February").format(text=text, year=year)
     last = _stdcal.monthrange(year, month)[1]
     return _("{text!r} is not a date: {month:02d}/{year} has {last} days").format(
         text=text, month=month, year=year, last=last

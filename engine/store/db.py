@@ -38,6 +38,41 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
+def where(url: str) -> str:
+    """The database for people: the SQLite file's path, else the URL without password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def open_existing(url: str) -> Engine | None:
+    """An engine for the hanchot database at ``url``, or ``None`` when there is none yet.
+
+    "None yet": no SQLite file (or an empty one), or a database without hanchot's
+    tables. Never creates a file, a directory or a table, so read-only commands can
+    say where they looked instead of leaving an empty database behind. Raises
+    :class:`~engine.errors.StoreError` when the database cannot be read.
+    """
+    path = sqlite_path(url)
+    if path is not None and (not path.is_file() or path.stat().st_size == 0):
+        return None
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except sa.exc.SQLAlchemyError as e:
+        engine.dispose()
+        detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise StoreError(f"cannot open the database {where(url)}: {detail}") from None
+    if revision is None:
+        engine.dispose()
+        return None
+    return engine
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; creates the SQLite file's directory if needed.
 

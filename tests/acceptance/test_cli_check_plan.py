@@ -101,6 +101,7 @@ def test_check_fails_with_every_fault_at_its_place(tmp_path):
 
 def test_check_refuses_object_tags(tmp_path):
     write_tree(tmp_path, {"rules/a.yaml": "rules:\n  - !!python/object/apply:os.system [id]\n"})
+    (tmp_path / "config").mkdir()  # an empty one: the units and policies are missing too
     r = hanchot("check", "--config", "config", "--rules", "rules", cwd=tmp_path)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
@@ -327,9 +328,7 @@ def test_plan_bad_events_file_exits_2(tmp_path):
     ev.write_text("type,id,date\npublication,a,2022-02-30\n", encoding="utf-8")
     r = hanchot(*PLAN_2022, "--events", str(ev))
     assert r.returncode == 2
-    assert r.stderr.strip() == (
-        f"{ev}:2: '2022-02-30' is not a date: 02/2022 has 28 days"
-    )
+    assert r.stderr.strip() == (f"{ev}:2: '2022-02-30' is not a date: 02/2022 has 28 days")
 
 
 # ------------------------------------------------------------------------- schema

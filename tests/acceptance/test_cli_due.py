@@ -132,9 +132,7 @@ def test_malformed_calendar_yaml_file_line_message(tmp_path):
         f"{path}:4: 2022-12-30 is both in extra_days_off (line 2) and in extra_working_days; "
         "keep only one" in lines
     )
-    assert (
-        f"{path}:5: '2022-02-30' is not a date: 02/2022 has 28 days" in lines
-    )
+    assert f"{path}:5: '2022-02-30' is not a date: 02/2022 has 28 days" in lines
     assert (
         f"{path}:6: extra_working_days: entry for 2022-03-05 needs a reason (cite the "
         "decision)" in lines
