@@ -87,10 +87,20 @@ def no_database(url: str, config: Path, database: str | None) -> str:
     """Where we looked for a database that is not there, and how one is made."""
     from engine.store import db
 
+    path = db.sqlite_path(url)
+    source = database_source(config, database)
+    if path is None or (path.is_file() and path.stat().st_size > 0):
+        # The database itself is there (a PostgreSQL database, a SQLite file of
+        # something else): it has no hanchot tables.
+        return _(
+            "the database {where} ({source}) has no hanchot tables yet; `hanchot run` "
+            "creates them when it starts (`hanchot run --once` too), and so does the "
+            "first `hanchot event add`"
+        ).format(where=db.where(url), source=source)
     return _(
         "no database at {where} ({source}); `hanchot run` creates it when it starts "
         "(`hanchot run --once` too), and so does the first `hanchot event add`"
-    ).format(where=db.where(url), source=database_source(config, database))
+    ).format(where=db.where(url), source=source)
 
 
 def open_store(

@@ -49,6 +49,25 @@ def where(url: str) -> str:
         return url
 
 
+def _sqlite_has_revision(path: Path) -> bool:
+    """True when the SQLite file has an Alembic revision; opens it read-only."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open the database {path}: {e}") from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
+    except sqlite3.DatabaseError as e:
+        if "no such table" in str(e):
+            return False
+        raise StoreError(f"cannot open the database {path}: {e}") from None
+    finally:
+        conn.close()
+    return row is not None
+
+
 def open_existing(url: str) -> Engine | None:
     """An engine for the hanchot database at ``url``, or ``None`` when there is none yet.
 
@@ -58,8 +77,12 @@ def open_existing(url: str) -> Engine | None:
     :class:`~engine.errors.StoreError` when the database cannot be read.
     """
     path = sqlite_path(url)
-    if path is not None and (not path.is_file() or path.stat().st_size == 0):
-        return None
+    if path is not None:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        # Look read-only first: make_engine's WAL pragma would rewrite a foreign file.
+        if not _sqlite_has_revision(path):
+            return None
     engine = make_engine(url)
     try:
         revision = current_revision(engine)

@@ -162,6 +162,28 @@ def test_reading_commands_never_create_an_empty_database(site, command):
     assert not (site / "var").exists()
 
 
+def test_a_database_without_hanchot_tables_is_named_as_such_and_left_alone(site):
+    import sqlite3
+
+    other = site / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    before = other.read_bytes()
+    r = hanchot(site, "status", "--database", "sqlite:///other.db")
+    assert one_line_error(r).startswith(
+        f"hanchot: the database {other} (--database) has no hanchot tables yet; "
+    )
+    assert other.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database(site):
+    r = hanchot(site, "status", "--database", "sqlite:///rules/plan.yaml")
+    assert one_line_error(r) == (
+        f"hanchot: cannot open the database {site}/rules/plan.yaml: file is not a database"
+    )
+    assert (site / "rules" / "plan.yaml").read_text(encoding="utf-8") == RULES
+
+
 def test_plan_without_a_database_says_where_it_looked_and_creates_nothing(site):
     r = hanchot(site, "plan", "--from", "2022-01-01", "--format", "json")
     assert r.returncode == 0, r.stderr
