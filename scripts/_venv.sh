@@ -11,7 +11,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 hash="$(sha256sum pyproject.toml | cut -c1-16)"
+have_hash="" have_extras=""
 read -r have_hash have_extras 2>/dev/null <.venv/.hanchot-stamp || true
+if [ -z "$have_extras" ] && [ "${#have_hash}" -gt 16 ]; then
+  # An older stamp: the 16-character hash and the extras written back to back.
+  have_extras=${have_hash:16}
+  have_hash=${have_hash:0:16}
+fi
 # Sorted, de-duplicated, comma-joined: the extras wanted (plus those installed).
 _extras() { tr ', ' '\n\n' | sed '/^$/d' | sort -u | paste -sd, -; }
 want_extras="$(printf '%s' "${1:-}" | _extras)"

@@ -71,3 +71,14 @@ def test_a_changed_pyproject_reinstalls_with_the_extras_installed(tmp_path):
     (repo / "pyproject.toml").write_text('[project]\nname = "y"\n', encoding="utf-8")
     assert setup(repo) == ["-m pip install --disable-pip-version-check -e .[test]"]
     assert setup(repo, "test") == []
+
+
+def test_an_older_stamp_is_understood(tmp_path):
+    # Stamps written before the extras were recorded apart: "<hash16><extras>".
+    repo = make_repo(tmp_path)
+    setup(repo, "test")
+    stamp = repo / ".venv" / ".hanchot-stamp"
+    hash16, extras = stamp.read_text().split()
+    stamp.write_text(f"{hash16}{extras}\n")
+    assert setup(repo, "test") == []
+    assert setup(repo) == []
