@@ -25,16 +25,101 @@ app = typer.Typer(
     help="hanchot — hạn chót: deadlines of a Sở's kế hoạch kiểm soát TTHC.",
 )
 
+
+class GivenPath(type(Path())):  # type: ignore[misc]
+    """A directory the user named (``--config``, ``HANCHOT_CONFIG``...), not the default.
+
+    ``given_by`` says where it came from, for error messages.
+    """
+
+    given_by = ""
+
+
+def _mark_given(ctx: typer.Context, param: typer.CallbackParam, value: Path | None):
+    """Option callback: tag a value that did not come from the default."""
+    if value is None:
+        return value
+    source = ctx.get_parameter_source(param.name or "")
+    if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+        return value
+    given = GivenPath(value)
+    if source.name == "ENVIRONMENT":
+        given.given_by = param.envvar if isinstance(param.envvar, str) else "environment"
+    else:
+        given.given_by = param.opts[0] if param.opts else param.name or ""
+    return given
+
+
 ConfigOpt = Annotated[
     Path,
-    typer.Option("--config", envvar="HANCHOT_CONFIG", help="Configuration directory."),
+    typer.Option(
+        "--config",
+        envvar="HANCHOT_CONFIG",
+        help="Configuration directory.",
+        callback=_mark_given,
+    ),
 ]
 RulesOpt = Annotated[
     Path,
-    typer.Option("--rules", envvar="HANCHOT_RULES", help="Rules directory."),
+    typer.Option("--rules", envvar="HANCHOT_RULES", help="Rules directory.", callback=_mark_given),
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        envvar="HANCHOT_DATABASE_URL",
+        help="Database URL instead of settings.database, e.g. sqlite:///var/thu-2022.db "
+        "(a relative SQLite path is relative to the current directory).",
+    ),
 ]
 DEFAULT_CONFIG = Path("config")
 DEFAULT_RULES = Path("rules")
+
+
+def require_dirs(config: Path, rules: Path, *, defaults_optional: bool = False) -> None:
+    """Refuse a configuration or rules directory that does not exist, both at once.
+
+    A directory given with ``--config``/``--rules`` or ``HANCHOT_CONFIG``/
+    ``HANCHOT_RULES`` must exist for every command. The defaults (``./config``,
+    ``./rules``) must exist too, unless ``defaults_optional`` (``due`` then uses the
+    built-in calendar; ``schema`` reads neither). Raises
+    :class:`~engine.errors.ConfigError` (exit 2) naming each missing directory.
+    """
+    from engine.errors import Problem
+    from engine.i18n import _
+
+    problems = []
+    for path, name, option in ((config, "config", "--config"), (rules, "rules", "--rules")):
+        given = path.given_by if isinstance(path, GivenPath) else None
+        if given is None and defaults_optional:
+            continue
+        if path.is_dir():
+            continue
+        if given is None:
+            how = _(
+                "the default; run hanchot from the directory that holds {name}/, "
+                "or give {option} DIR"
+            ).format(name=name, option=option)
+        else:
+            how = _("given by {source}").format(source=given)
+        if path.exists():
+            msg = _("not a directory ({how})").format(how=how)
+        elif name == "config":
+            msg = _("configuration directory not found ({how})").format(how=how)
+        else:
+            msg = _("rules directory not found ({how})").format(how=how)
+        problems.append(Problem(str(path), None, msg))
+    if problems:
+        raise ConfigError(problems)
+
+
+def env_with_database(database: str | None) -> dict[str, str]:
+    """The environment for loading the config, ``--database`` put in as
+    ``HANCHOT_DATABASE_URL`` (which the loader applies over ``settings.database``)."""
+    env = dict(os.environ)
+    if database:
+        env["HANCHOT_DATABASE_URL"] = database
+    return env
 
 
 @app.callback()
@@ -69,6 +154,7 @@ def due(
     from engine.errors import InputError
     from engine.loader.calendar_file import load_calendar
 
+    require_dirs(config, rules, defaults_optional=True)
     if fmt not in ("text", "json"):
         raise InputError(f"unknown --format {fmt!r}; use text or json")
     the_roll: Roll | None = parse_roll(roll)

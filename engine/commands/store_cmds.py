@@ -14,8 +14,20 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, _dump_json, _out, app
-from engine.errors import InputError
+from engine.cli import (
+    DEFAULT_CONFIG,
+    DEFAULT_RULES,
+    ConfigOpt,
+    DatabaseOpt,
+    RulesOpt,
+    _dump_json,
+    _out,
+    app,
+    env_with_database,
+    require_dirs,
+)
+from engine.errors import InputError, StoreError
+from engine.i18n import _
 
 event_app = typer.Typer(
     no_args_is_help=True, help="Sự kiện (events) that start `after` rules: add, list, import."
@@ -67,17 +79,69 @@ def actor(by: str | None) -> str:
         return "unknown"
 
 
-def open_store(config: Path, rules: Path, now: datetime, *, materialise: bool = True):
+def database_source(config: Path, database: str | None) -> str:
+    """Where the database URL came from, for messages about it."""
+    if database:
+        if os.environ.get("HANCHOT_DATABASE_URL") == database:
+            return "HANCHOT_DATABASE_URL"
+        return "--database"
+    root = Path(os.path.abspath(config)).parent
+    return _("settings.database in {file}, relative to {root}").format(
+        file=Path(config) / "settings.yaml", root=root
+    )
+
+
+def no_database(url: str, config: Path, database: str | None) -> str:
+    """Where we looked for a database that is not there, and how one is made."""
+    from engine.store import db
+
+    path = db.sqlite_path(url)
+    source = database_source(config, database)
+    if path is None or (path.is_file() and path.stat().st_size > 0):
+        # The database itself is there (a PostgreSQL database, a SQLite file of
+        # something else): it has no hanchot tables.
+        return _(
+            "the database {where} ({source}) has no hanchot tables yet; `hanchot run` "
+            "creates them when it starts (`hanchot run --once` too), and so does the "
+            "first `hanchot event add`"
+        ).format(where=db.where(url), source=source)
+    return _(
+        "no database at {where} ({source}); `hanchot run` creates it when it starts "
+        "(`hanchot run --once` too), and so does the first `hanchot event add`"
+    ).format(where=db.where(url), source=source)
+
+
+def open_store(
+    config: Path,
+    rules: Path,
+    now: datetime,
+    *,
+    database: str | None = None,
+    materialise: bool = True,
+    create: bool = True,
+):
     """Load the config, migrate the database, bring deadlines up to date as of ``now``.
 
-    Returns (config, sessions).
+    ``database`` (``--database``) wins over ``settings.database``. With ``create``
+    false (status, done, waive, event list) a missing database is a
+    :class:`~engine.errors.StoreError` saying where it was looked for, never a new
+    empty one. Returns (config, sessions).
     """
     from engine.loader.config import load_config
     from engine.store import db
     from engine.store.materialise import materialise as do_materialise
 
-    cfg = load_config(config, rules, clock_year=now.astimezone(UTC).year)
-    engine = db.make_engine(cfg.settings.database)
+    require_dirs(config, rules)
+    cfg = load_config(
+        config, rules, clock_year=now.astimezone(UTC).year, env=env_with_database(database)
+    )
+    url = cfg.settings.database
+    if create:
+        engine = db.make_engine(url)
+    else:
+        engine = db.open_existing(url)
+        if engine is None:
+            raise StoreError(no_database(url, config, database))
     db.migrate(engine)
     sessions = db.session_factory(engine)
     if materialise:
@@ -97,6 +161,7 @@ def event_add(
     ] = None,
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -113,7 +178,7 @@ def event_add(
         if not sep or not k.strip():
             raise InputError(f"--set {item!r} is not key=value")
         values[k.strip()] = v.strip()
-    cfg, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database)
     with sessions() as s, s.begin():
         added = record_event(s, type_, event_id, d, values, actor=actor(by), now=at)
         report = materialise(s, cfg, at)
@@ -127,6 +192,7 @@ def event_add(
 def event_list(
     type_: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -135,7 +201,9 @@ def event_list(
 
     if fmt not in ("table", "json"):
         raise InputError(f"unknown --format {fmt!r}; use table or json")
-    _, sessions = open_store(config, rules, parse_now(None), materialise=False)
+    _cfg, sessions = open_store(
+        config, rules, parse_now(None), database=database, materialise=False, create=False
+    )
     with sessions() as s:
         rows = list_events(s, type_)
     if fmt == "json":
@@ -156,6 +224,7 @@ def event_import(
     file: Annotated[Path, typer.Argument(help="CSV (type,id,date,attr...) or YAML file.")],
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -165,8 +234,9 @@ def event_import(
     from engine.store.ops import record_event
 
     at = parse_now(now)
+    require_dirs(config, rules)
     evs = read_events(file)
-    cfg, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database)
     who = actor(by)
     with sessions() as s, s.begin():
         added = sum(
@@ -177,13 +247,22 @@ def event_import(
 
 
 # ------------------------------------------------------------------ closing
-def _close(rule: str, key: str, status: str, text: str, by, now, config, rules) -> None:
+def _close(rule: str, key: str, status: str, text: str, by, now, database, config, rules) -> None:
     from engine.store.ops import close_deadline
 
     at = parse_now(now)
-    _, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s, s.begin():
-        close_deadline(s, rule, key, status, text, actor=actor(by), now=at)
+        close_deadline(
+            s,
+            rule,
+            key,
+            status,
+            text,
+            actor=actor(by),
+            now=at,
+            timezone=cfg.settings.timezone,
+        )
 
 
 @app.command()
@@ -195,11 +274,12 @@ def done(
     ],
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Mark a deadline done: no more reminders for it."""
-    _close(rule, key, "done", evidence, by, now, config, rules)
+    _close(rule, key, "done", evidence, by, now, database, config, rules)
     _out(f"Đã ghi nhận hoàn thành: {rule} {key}.")
 
 
@@ -210,11 +290,12 @@ def waive(
     reason: Annotated[str, typer.Option("--reason", help="Why it is no longer required.")],
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Waive a deadline (no longer required): no more reminders for it."""
-    _close(rule, key, "waived", reason, by, now, config, rules)
+    _close(rule, key, "waived", reason, by, now, database, config, rules)
     _out(f"Đã miễn: {rule} {key}.")
 
 
@@ -229,6 +310,7 @@ def status(
         bool, typer.Option("--all", help="Also open deadlines due later.")
     ] = False,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -239,7 +321,7 @@ def status(
     if fmt not in ("table", "json"):
         raise InputError(f"unknown --format {fmt!r}; use table or json")
     at = parse_now(now)
-    cfg, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s:
         lines = status_lines(s, cfg, at, unit=unit, everything=everything)
     if fmt == "json":
@@ -281,11 +363,18 @@ def run(
         bool, typer.Option("--once", help="One dispatch cycle, then exit (cron, tests).")
     ] = False,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """The daemon: send reminders on time until stopped (SIGTERM/SIGINT)."""
     from engine import daemon
+
+    require_dirs(config, rules)
+    if database:
+        # The daemon loads (and reloads) the config with the process environment,
+        # where HANCHOT_DATABASE_URL wins over settings.database.
+        os.environ["HANCHOT_DATABASE_URL"] = database
 
     daemon.setup_logging()
     if once:

@@ -288,12 +288,42 @@ def _load_settings(c: _Collector, path: Path, env: Mapping[str, str]) -> Setting
                     mail_dir=m.mail_dir,
                     horizon_years=m.horizon_years,
                 )
+    from dataclasses import replace
+
+    # Paths written in settings.yaml belong to the deployment: they are relative to
+    # the configuration directory's parent (the directory holding config/ and rules/),
+    # not to wherever the shell happens to be. A URL given on the command line or in
+    # HANCHOT_DATABASE_URL is relative to the current directory, like any argument.
+    root = Path(os.path.abspath(path.parent)).parent
+    settings = replace(
+        settings,
+        database=absolute_sqlite_url(settings.database, root),
+        mail_dir=str(root / settings.mail_dir),
+    )
     url = env.get("HANCHOT_DATABASE_URL")
     if url:
-        from dataclasses import replace
-
-        settings = replace(settings, database=url)
+        settings = replace(settings, database=absolute_sqlite_url(url, Path.cwd()))
     return settings
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """``url`` with a relative SQLite file path made absolute against ``base``.
+
+    Other databases, in-memory SQLite, absolute paths and URLs that do not parse
+    (reported when the database is opened) come back unchanged.
+    """
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    name = u.database
+    if u.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return url
+    if name.startswith("file:") or Path(name).is_absolute():
+        return url
+    return u.set(database=os.path.normpath(base / name)).render_as_string(hide_password=False)
 
 
 # =============================================================== calendar
@@ -821,4 +851,11 @@ def load_directory(config_dir: Path | str) -> Directory:
     return directory
 
 
-__all__ = ["load_config", "load_directory", "pydantic_problems", "rule_paths", "suggest"]
+__all__ = [
+    "absolute_sqlite_url",
+    "load_config",
+    "load_directory",
+    "pydantic_problems",
+    "rule_paths",
+    "suggest",
+]

@@ -163,6 +163,16 @@ def db_fault(e: sa.exc.DBAPIError) -> StoreError | None:
     """
     where, path = _opened[-1] if _opened else (_("the database"), None)
     reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+    fault = fault_for(reason, where, path)
+    if fault is None and isinstance(e, sa.exc.OperationalError):
+        msg = _("cannot use the database {where}: {reason}")
+        return DatabaseFault(msg.format(where=where, reason=reason))
+    return fault
+
+
+def fault_for(reason: str, where: str, path: Path | None) -> StoreError | None:
+    """The admin's one line for a driver's message about the database at ``where``
+    (:class:`DiskFull`, :class:`DatabaseFault`), or ``None`` when it is none we know."""
     low = reason.lower()
     if "database or disk is full" in low or "no space left" in low or _no_room(low, path):
         msg = _("the disk holding {where} is full; nothing was changed ({reason})")
@@ -171,10 +181,72 @@ def db_fault(e: sa.exc.DBAPIError) -> StoreError | None:
         if needle in low:
             msg = _("the database {where} {problem} ({reason})")
             return DatabaseFault(msg.format(where=where, problem=text, reason=reason))
-    if isinstance(e, sa.exc.OperationalError):
-        msg = _("cannot use the database {where}: {reason}")
-        return DatabaseFault(msg.format(where=where, reason=reason))
     return None
+
+
+def where(url: str) -> str:
+    """The database for people: the SQLite file's path, else the URL without password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    return mask_url(url)
+
+
+def _sqlite_has_revision(path: Path) -> bool:
+    """True when the SQLite file has an Alembic revision; opens it read-only."""
+    import sqlite3
+
+    def fault(e: sqlite3.Error) -> StoreError:
+        return fault_for(str(e), str(path), path) or DatabaseFault(
+            _("cannot use the database {where}: {reason}").format(where=path, reason=e)
+        )
+
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise fault(e) from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
+    except sqlite3.DatabaseError as e:
+        if "no such table" in str(e):
+            return False
+        raise fault(e) from None
+    finally:
+        conn.close()
+    return row is not None
+
+
+def open_existing(url: str) -> Engine | None:
+    """An engine for the hanchot database at ``url``, or ``None`` when there is none yet.
+
+    "None yet": no SQLite file (or an empty one), or a database without hanchot's
+    tables. Never creates a file, a directory or a table, so read-only commands can
+    say where they looked instead of leaving an empty database behind. Raises
+    :class:`~engine.errors.StoreError` when the database cannot be read.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        # Look read-only first: make_engine's WAL pragma would rewrite a foreign file.
+        if not _sqlite_has_revision(path):
+            return None
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except sa.exc.SQLAlchemyError as e:
+        engine.dispose()
+        fault = db_fault(e) if isinstance(e, sa.exc.DBAPIError) else None
+        if fault is not None:
+            raise fault from None
+        detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise DatabaseFault(
+            _("cannot use the database {where}: {reason}").format(where=where(url), reason=detail)
+        ) from None
+    if revision is None:
+        engine.dispose()
+        return None
+    return engine
 
 
 def make_engine(url: str) -> Engine:

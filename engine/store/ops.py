@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.core.config import Config
+from engine.core.calendar import format_vi
+from engine.core.config import Config, Settings
 from engine.errors import InputError, StoreError
+from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.outbox import require_aware
 from engine.store.tables import (
     CANCELLED,
+    CLOSED_BY_USER,
     DONE,
     OPEN,
     PENDING,
@@ -24,6 +27,9 @@ from engine.store.tables import (
     events,
     outbox,
 )
+
+#: The zone of ``settings.timezone`` when a caller names none.
+DEFAULT_TIMEZONE = Settings().timezone
 
 #: "due soon": within this many working days (SPEC §5 ``status``).
 SOON_WORKING_DAYS = 5
@@ -110,9 +116,11 @@ def close_deadline(
     *,
     actor: str,
     now: datetime,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> None:
     """``done`` (evidence) or ``waive`` (reason): no more mail for it from now on.
 
+    ``timezone`` (``settings.timezone``) is the zone of the dates that messages show.
     Raises :class:`~engine.errors.StoreError` for an unknown or already closed deadline.
     """
     now = require_aware(now)
@@ -129,10 +137,27 @@ def close_deadline(
             f"no deadline {rule_id} {key}; `hanchot status` or `hanchot plan` lists them"
         )
     if row.status != OPEN:
-        when = row.closed_at.date().isoformat() if row.closed_at else ""
+        if row.closed_at is None:
+            # cancelled by the engine (rule removed), never closed by a person
+            raise StoreError(
+                _("deadline {rule} {key} is already {status}").format(
+                    rule=rule_id, key=key, status=row.status
+                )
+            )
+        # The instant is stored in UTC; people read the local day and time.
+        local = row.closed_at.astimezone(ZoneInfo(timezone))
         raise StoreError(
-            f"deadline {rule_id} {key} is already {row.status} {when} "
-            f"({row.evidence or 'no text'})".replace("  ", " ")
+            _(
+                "deadline {rule} {key} is already {status} on {day} at {time} by {actor} ({text})"
+            ).format(
+                rule=rule_id,
+                key=key,
+                status=row.status,
+                day=format_vi(local.date()),
+                time=local.strftime("%H:%M"),
+                actor=row.closed_by or "?",
+                text=row.evidence or "",
+            )
         )
     session.execute(
         deadlines.update()
@@ -243,6 +268,40 @@ def status_lines(
     return out
 
 
+@dataclass(frozen=True)
+class ClosedDeadline:
+    """A deadline a person closed (done or waived), as it stood when closed."""
+
+    rule: str
+    key: str
+    status: str
+    due: date
+    title: str
+    plan_item: str | None
+    lead: str
+    coordinating: tuple[str, ...]
+
+
+def closed_deadlines(session: Session) -> dict[tuple[str, str], ClosedDeadline]:
+    """(rule, key) -> every done or waived deadline, with the due date, title and
+    units it was closed with (materialising never changes a closed deadline, so a
+    later edit of its rule does not rewrite what was done)."""
+    q = sa.select(deadlines).where(deadlines.c.status.in_(CLOSED_BY_USER))
+    return {
+        (r.rule_id, r.key): ClosedDeadline(
+            r.rule_id,
+            r.key,
+            r.status,
+            r.due,
+            r.title,
+            r.plan_item,
+            r.lead,
+            tuple(r.coordinating or ()),
+        )
+        for r in session.execute(q).all()
+    }
+
+
 def statuses(session: Session) -> dict[tuple[str, str], str]:
     """(rule, key) -> status of every stored deadline (for ``hanchot plan``)."""
     return {
@@ -255,8 +314,10 @@ def statuses(session: Session) -> dict[tuple[str, str], str]:
 
 __all__ = [
     "CANCELLED",
+    "ClosedDeadline",
     "StatusLine",
     "close_deadline",
+    "closed_deadlines",
     "list_events",
     "record_event",
     "status_lines",

@@ -59,9 +59,7 @@ def test_csv_errors_all_at_once(tmp_path):
         read_events(p)
     name = str(p)
     assert info.value.problems == [
-        Problem(
-            name, 2, "'2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy"
-        ),
+        Problem(name, 2, "'2022-02-30' is not a date: 02/2022 has 28 days"),
         Problem(name, 4, "duplicate event publication 'b' (first at line 3)"),
         Problem(name, 5, "row has 2 cells; the header has 3"),
         Problem(name, 6, "event type 'Bad Type' may contain only a-z, 0-9, '-' and '_'"),
