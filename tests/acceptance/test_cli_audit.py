@@ -27,7 +27,9 @@ def test_event_add_records_by_and_the_os_user(site):  # noqa: F811
 
 
 def test_the_sqlite_audit_log_still_refuses_update_and_delete_after_0003(site):  # noqa: F811
-    assert hanchot(site, "status", "--now", NOW).returncode == 0
+    # `run --once` creates and migrates the database (`status` never creates one).
+    r = hanchot(site, "run", "--once", "--now", NOW)
+    assert r.returncode == 0, r.stderr
     with sqlite3.connect(site / "var" / "hanchot.db") as conn:
         conn.execute(
             "INSERT INTO audit_log (at, actor, action, entity) VALUES ('2022-01-01', 'a', 'x', 'e')"
