@@ -316,7 +316,7 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
 
     try:
         u = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is no number
         return url
     name = u.database
     if u.get_backend_name() != "sqlite" or not name or name == ":memory:":

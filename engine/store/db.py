@@ -48,8 +48,12 @@ def database_url(configured: str) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL; ``None`` for other databases or ``:memory:``."""
-    u = sa.engine.make_url(url)
+    """The database file of a SQLite URL; ``None`` for other databases, ``:memory:``
+    and URLs that do not parse (:func:`make_engine` reports those)."""
+    try:
+        u = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return None
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
