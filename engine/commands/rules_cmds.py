@@ -56,7 +56,6 @@ def _opt_date(text: str | None, what: str) -> date | None:
     from engine.core.calendar import FIRST_YEAR, LAST_YEAR
     from engine.core.spans import parse_date
     from engine.errors import CalendarRangeError
-    from engine.i18n import _
 
     if text is None:
         return None
@@ -338,7 +337,6 @@ def plan(
 
     if diff is not None:
         from engine.commands.plan_import_cmds import plan_diff
-        from engine.i18n import _
 
         if unit is not None:
             raise InputError(_("--unit does not combine with --diff; compare whole rule sets"))

@@ -51,9 +51,9 @@ def hanchot(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     )
 
 
-def one_line_error(r: subprocess.CompletedProcess) -> str:
-    """The single stderr line of a clean exit 2 (no traceback)."""
-    assert r.returncode == 2, (r.stdout, r.stderr)
+def one_line_error(r: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The single stderr line of a clean exit ``code`` (no traceback)."""
+    assert r.returncode == code, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 1, lines
@@ -178,8 +178,10 @@ def test_a_database_without_hanchot_tables_is_named_as_such_and_left_alone(site)
 
 def test_a_file_that_is_not_a_database(site):
     r = hanchot(site, "status", "--database", "sqlite:///rules/plan.yaml")
-    assert one_line_error(r) == (
-        f"hanchot: cannot open the database {site}/rules/plan.yaml: file is not a database"
+    # Exit 5: the database is unusable (README's exit codes).
+    assert one_line_error(r, 5) == (
+        f"hanchot: the database {site}/rules/plan.yaml is not a SQLite database file "
+        "(file is not a database)"
     )
     assert (site / "rules" / "plan.yaml").read_text(encoding="utf-8") == RULES
 
