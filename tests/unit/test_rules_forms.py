@@ -209,10 +209,13 @@ def test_after_working_days_at_30_4_and_the_make_up_saturday(make_rule_tree):
 
 
 def test_after_when_matches_normalised_attributes(make_rule_tree):
+    # Only true/false (any case, as spreadsheets write TRUE) are booleans; "yes" is
+    # not (issue 12.7): it matches neither rule, and the import paths refuse it.
     events = [
         pub("qd-0425", "2022-03-11"),
         pub("qd-1102", "2022-08-19", delegated="true"),
-        pub("qd-1200", "2022-10-03", delegated="Yes"),
+        pub("qd-1200", "2022-10-03", delegated="TRUE"),
+        pub("qd-1300", "2022-10-03", delegated="yes"),
     ]
     delegated = "{after: publication, in: 15 days, when: {delegated: true}}"
     not_delegated = "{after: publication, in: 30 days, when: {delegated: false}}"
