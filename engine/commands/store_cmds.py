@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ import typer
 
 from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, _dump_json, _out, app
 from engine.errors import InputError
+from engine.i18n import _
 
 event_app = typer.Typer(
     no_args_is_help=True, help="Sự kiện (events) that start `after` rules: add, list, import."
@@ -30,6 +32,13 @@ NowOpt = Annotated[
     ),
 ]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who does this (default: the login name).")]
+AllowUnusedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unused-type",
+        help="Record events of a type that no rule starts from (normally a typo).",
+    ),
+]
 
 
 def parse_now(text: str | None) -> datetime:
@@ -59,16 +68,24 @@ def actor(by: str | None) -> str:
         return "unknown"
 
 
-def open_store(config: Path, rules: Path, now: datetime, *, materialise: bool = True):
-    """Load the config, migrate the database, bring deadlines up to date as of ``now``.
+def load(config: Path, rules: Path, now: datetime):
+    """The configuration and rules, with the calendar prepared around ``now``'s year."""
+    from engine.loader.config import load_config
+
+    return load_config(config, rules, clock_year=now.astimezone(UTC).year)
+
+
+def open_store(config: Path, rules: Path, now: datetime, *, materialise: bool = True, cfg=None):
+    """Load the config (unless ``cfg`` is given, already loaded), migrate the database,
+    bring deadlines up to date as of ``now``.
 
     Returns (config, sessions).
     """
-    from engine.loader.config import load_config
     from engine.store import db
     from engine.store.materialise import materialise as do_materialise
 
-    cfg = load_config(config, rules, clock_year=now.astimezone(UTC).year)
+    if cfg is None:
+        cfg = load(config, rules, now)
     engine = db.make_engine(cfg.settings.database)
     db.migrate(engine)
     sessions = db.session_factory(engine)
@@ -87,6 +104,7 @@ def event_add(
     attrs: Annotated[
         list[str] | None, typer.Option("--set", help="Attribute key=value (repeatable).")
     ] = None,
+    allow_unused_type: AllowUnusedOpt = False,
     by: ByOpt = None,
     now: NowOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -95,7 +113,7 @@ def event_add(
     """Record an event (e.g. a TTHC published) and create the deadlines it starts."""
     from engine.core.spans import parse_date
     from engine.store.materialise import materialise
-    from engine.store.ops import record_event
+    from engine.store.ops import check_event, record_event
 
     at = parse_now(now)
     d = parse_date(when)
@@ -105,9 +123,24 @@ def event_add(
         if not sep or not k.strip():
             raise InputError(f"--set {item!r} is not key=value")
         values[k.strip()] = v.strip()
-    cfg, sessions = open_store(config, rules, at)
+    cfg = load(config, rules, at)
+    # The same checks as record_event's, before the database is opened or created.
+    type_, event_id, values = check_event(
+        type_, event_id, values, cfg.rules, allow_unused_type=allow_unused_type
+    )
+    cfg, sessions = open_store(config, rules, at, cfg=cfg)
     with sessions() as s, s.begin():
-        added = record_event(s, type_, event_id, d, values, actor=actor(by), now=at)
+        added = record_event(
+            s,
+            type_,
+            event_id,
+            d,
+            values,
+            actor=actor(by),
+            now=at,
+            rules=cfg.rules,
+            allow_unused_type=allow_unused_type,
+        )
         report = materialise(s, cfg, at)
     if added:
         _out(f"Đã ghi sự kiện {type_} {event_id} ngày {d.isoformat()}; {report.created} hạn mới.")
@@ -134,18 +167,34 @@ def event_list(
         _out(_dump_json(rows))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
 
-    table = Table("Loại", "Mã", "Ngày", "Thuộc tính", "Người ghi", title="Sự kiện đã ghi")
+    from engine.loader.names import printable
+
+    # Stored text is shown as text: Text() is never read as markup ("[/]", "[link=…]"),
+    # printable() shows control characters (escape sequences, CR/LF) as escapes.
+    table = Table(
+        Column("Loại", no_wrap=True),
+        Column("Mã", no_wrap=True),
+        "Ngày",
+        "Thuộc tính",
+        "Người ghi",
+        title="Sự kiện đã ghi",
+    )
     for r in rows:
         attrs = ", ".join(f"{k}={v}" for k, v in r["attrs"].items())
-        table.add_row(r["type"], r["id"], r["date"], attrs, r["recorded_by"])
+        table.add_row(
+            *(Text(printable(x)) for x in (r["type"], r["id"], r["date"], attrs)),
+            Text(printable(r["recorded_by"])),
+        )
     Console(soft_wrap=True).print(table)
 
 
 @event_app.command("import")
 def event_import(
     file: Annotated[Path, typer.Argument(help="CSV (type,id,date,attr...) or YAML file.")],
+    allow_unused_type: AllowUnusedOpt = False,
     by: ByOpt = None,
     now: NowOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -157,15 +206,64 @@ def event_import(
     from engine.store.ops import record_event
 
     at = parse_now(now)
-    evs = read_events(file)
-    cfg, sessions = open_store(config, rules, at)
+    cfg = load(config, rules, at)
+    evs = read_events(file, cfg.rules, allow_unused_type=allow_unused_type)
+    cfg, sessions = open_store(config, rules, at, cfg=cfg)
     who = actor(by)
     with sessions() as s, s.begin():
         added = sum(
-            record_event(s, e.type, e.id, e.date, dict(e.attrs), actor=who, now=at) for e in evs
+            record_event(
+                s,
+                e.type,
+                e.id,
+                e.date,
+                dict(e.attrs),
+                actor=who,
+                now=at,
+                rules=cfg.rules,
+                allow_unused_type=allow_unused_type,
+            )
+            for e in evs
         )
         report = materialise(s, cfg, at)
     _out(f"Đã nhập {added} sự kiện ({len(evs) - added} đã có); {report.created} hạn mới.")
+
+
+@event_app.command("remove")
+def event_remove(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, as recorded.")],
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="Event id, as recorded.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the record was wrong.")],
+    by: ByOpt = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Remove a wrongly recorded event (audited); its open deadlines are cancelled.
+
+    To correct an event, remove it and add it again with the right values.
+    """
+    from engine.loader.names import printable
+    from engine.store.ops import remove_event
+
+    at = parse_now(now)
+    cfg, sessions = open_store(config, rules, at)
+    with sessions() as s, s.begin():
+        done_ = remove_event(s, cfg.rules, type_, event_id, reason, actor=actor(by), now=at)
+    _out(
+        _("Removed event {type} {id} of {date}; {n} open deadline(s) cancelled.").format(
+            type=printable(done_.type),
+            id=printable(done_.id),
+            date=done_.date.isoformat(),
+            n=len(done_.cancelled),
+        )
+    )
+    for rule, key, st in done_.closed:
+        _out(
+            _("Kept {rule} {key}: it is already {status}.").format(
+                rule=rule, key=printable(key), status=st
+            )
+        )
 
 
 # ------------------------------------------------------------------ closing
@@ -216,7 +314,13 @@ def status(
     unit: Annotated[
         str | None, typer.Option("--unit", help="Only deadlines this unit leads or joins.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="table | tsv | json (default: table on a terminal, tsv otherwise)",
+        ),
+    ] = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Also open deadlines due later.")
     ] = False,
@@ -225,11 +329,14 @@ def status(
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Overdue deadlines first, then those due within 5 working days."""
-    from engine.core.calendar import format_vi
+    from engine.report import print_status, status_tsv
     from engine.store.ops import status_lines
 
-    if fmt not in ("table", "json"):
-        raise InputError(f"unknown --format {fmt!r}; use table or json")
+    if fmt is None:
+        # A pipe or a file gets tab-separated lines; a person at a terminal, a table.
+        fmt = "table" if sys.stdout.isatty() else "tsv"
+    if fmt not in ("table", "tsv", "json"):
+        raise InputError(f"unknown --format {fmt!r}; use table, tsv or json")
     at = parse_now(now)
     cfg, sessions = open_store(config, rules, at)
     with sessions() as s:
@@ -237,33 +344,21 @@ def status(
     if fmt == "json":
         _out(_dump_json([line.as_dict() for line in lines]))
         return
-    from rich.console import Console
-    from rich.table import Column, Table
-
-    table = Table(
-        "Tình trạng",
-        "Hạn",
-        "Còn lại",
-        Column("Quy tắc / kỳ", overflow="fold"),
-        "Việc",
-        "Chủ trì",
-        title="Theo dõi hạn",
-    )
     names = cfg.directory
-    for line in lines:
-        if line.state == "overdue":
-            state, left = "[red]Quá hạn[/red]", f"quá {-line.working_days_left} ngày làm việc"
-        else:
-            state = "[yellow]Sắp đến hạn[/yellow]" if line.state == "due-soon" else "Đang mở"
-            left = f"{line.working_days_left} ngày làm việc"
-        lead = names.name_of(line.lead) if names.known(line.lead) else line.lead
-        ident = f"{line.rule}\n{line.key}"
-        table.add_row(state, format_vi(line.due), left, ident, line.title, lead)
+
+    def lead_name(ref: str) -> str:
+        return names.name_of(ref) if names.known(ref) else ref
+
+    if fmt == "tsv":
+        sys.stdout.write(status_tsv(lines, lead_name))
+        return
+    from rich.console import Console
+
     console = Console(soft_wrap=True)
     if not lines:
         console.print("Không có hạn nào quá hạn hoặc sắp đến hạn.")
         return
-    console.print(table)
+    print_status(lines, lead_name, console)
 
 
 # ------------------------------------------------------------------ run
