@@ -279,3 +279,13 @@ rules:
     # JSON is for programs: the text as written.
     r = hanchot(site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json")
     assert json.loads(r.stdout)[0]["output"] == "@SUM(1)"
+
+
+def test_plan_events_file_with_a_bad_boolean_is_an_error_not_a_missing_deadline(site):
+    (site / "ev.csv").write_text(
+        "type,id,date,delegated\npublication,qd-1,2022-03-11,maybe\n", encoding="utf-8"
+    )
+    for cmd in (["plan", "--from", "2022-01-01", "--to", "2022-12-31"], ["check"]):
+        r = hanchot(site, *cmd, "--events", "ev.csv")
+        assert r.returncode == 2, cmd
+        assert r.stderr.startswith("ev.csv:2: attribute delegated='maybe' must be true or false")
