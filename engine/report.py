@@ -20,6 +20,7 @@ from typing import Any
 from engine.core.calendar import format_vi
 from engine.core.config import Config
 from engine.core.rules import Occurrence, effective_roll
+from engine.i18n import _
 from engine.loader.names import printable
 
 #: Columns of the CSV output, in order (``coordinating`` joined with ``;``).
@@ -276,7 +277,8 @@ def print_status(lines: Sequence[Any], lead_name, console, title: str = "Theo d�
         # soft_wrap: Rich inserts no line break; the id line is whole in the output.
         console.print(Text(f"  {line.rule} {printable(line.key)}"), soft_wrap=True)
         console.print(Text(f"  {printable(line.title)}"), soft_wrap=True)
-        console.print(Text(f"  Chủ trì: {printable(lead_name(line.lead))}"), soft_wrap=True)
+        lead = _("Lead: {name}").format(name=printable(lead_name(line.lead)))
+        console.print(Text(f"  {lead}"), soft_wrap=True)
 
 
 __all__ = [

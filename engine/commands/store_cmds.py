@@ -336,7 +336,7 @@ def status(
         # A pipe or a file gets tab-separated lines; a person at a terminal, a table.
         fmt = "table" if sys.stdout.isatty() else "tsv"
     if fmt not in ("table", "tsv", "json"):
-        raise InputError(f"unknown --format {fmt!r}; use table, tsv or json")
+        raise InputError(_("unknown --format {fmt!r}; use table, tsv or json").format(fmt=fmt))
     at = parse_now(now)
     cfg, sessions = open_store(config, rules, at)
     with sessions() as s:
