@@ -18,7 +18,8 @@ unit name, head title, sender     any text without control characters          1
 ================================  ===========================================  ======
 
 "Control characters" are C0 (``\\x00``–``\\x1f``, so also CR, LF and tab), DEL, C1
-(``\\x80``–``\\x9f``) and the Unicode line and paragraph separators. The limits are
+(``\\x80``–``\\x9f``) and the Unicode line and paragraph separators; they are refused,
+as are lone surrogates (undecodable bytes of a command line). The limits are
 well inside the columns of the tracking store (``VARCHAR(100)``/``VARCHAR(200)``),
 so SQLite and PostgreSQL accept every name that passes.
 
@@ -45,6 +46,9 @@ EVENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 EVENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 # Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Control characters and lone surrogates (undecodable bytes of a command line):
+#: neither is text that can be stored, mailed or printed.
+UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _text(value: object, what: str) -> str:
@@ -117,9 +121,14 @@ def check_event_id(value: object, what: str = "event id") -> str:
 
 
 def _no_control(text: str, what: str, why: str) -> None:
-    bad = CONTROL_RE.search(text)
+    bad = UNSAFE_RE.search(text)
     if bad:
-        kind = _("a line break") if bad.group() in "\r\n\u2028\u2029" else _("a control character")
+        if bad.group() in "\r\n\u2028\u2029":
+            kind = _("a line break")
+        elif "\ud800" <= bad.group() <= "\udfff":
+            kind = _("a byte that is not UTF-8 text")
+        else:
+            kind = _("a control character")
         raise InputError(
             _("{what} contains {kind} ({char!r}); {why}").format(
                 what=what, kind=kind, char=bad.group(), why=why
@@ -155,9 +164,9 @@ def printable(text: object) -> str:
     act on the terminal nor split a line.
     """
     s = "" if text is None else str(text)
-    if not CONTROL_RE.search(s):
+    if not UNSAFE_RE.search(s):
         return s
-    return CONTROL_RE.sub(lambda m: repr(m.group())[1:-1], s)
+    return UNSAFE_RE.sub(lambda m: repr(m.group())[1:-1], s)
 
 
 __all__ = [
@@ -169,6 +178,7 @@ __all__ = [
     "MAX_TYPE",
     "MAX_VALUE",
     "RULE_ID_RE",
+    "UNSAFE_RE",
     "check_attr_name",
     "check_attr_value",
     "check_display_name",

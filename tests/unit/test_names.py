@@ -107,3 +107,12 @@ def test_printable_shows_control_characters_as_escapes():
     assert printable("\x1b[2J[/]") == "\\x1b[2J[/]"
     assert printable("Thứ Sáu, 29/07/2022") == "Thứ Sáu, 29/07/2022"
     assert printable(None) == ""
+
+
+def test_undecodable_bytes_of_a_command_line_are_refused_and_printable():
+    # A non-UTF-8 byte in argv arrives as a lone surrogate (surrogateescape).
+    with pytest.raises(InputError, match="a byte that is not UTF-8 text"):
+        check_attr_value("ghi\udcff", "ghi_chu")
+    with pytest.raises(InputError, match="a byte that is not UTF-8 text"):
+        check_display_name("\udd00", "unit name")
+    assert printable("a\udcffb") == "a\\udcffb"
