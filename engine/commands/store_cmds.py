@@ -201,13 +201,14 @@ def event_import(
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Record every event of a file at once (all or nothing); known ones are skipped."""
-    from engine.loader.events import read_events
+    from engine.loader.events import EventRules, read_events
     from engine.store.materialise import materialise
     from engine.store.ops import record_event
 
     at = parse_now(now)
     cfg = load(config, rules, at)
-    evs = read_events(file, cfg.rules, allow_unused_type=allow_unused_type)
+    index = EventRules(cfg.rules)
+    evs = read_events(file, index, allow_unused_type=allow_unused_type)
     cfg, sessions = open_store(config, rules, at, cfg=cfg)
     who = actor(by)
     with sessions() as s, s.begin():
@@ -220,7 +221,7 @@ def event_import(
                 dict(e.attrs),
                 actor=who,
                 now=at,
-                rules=cfg.rules,
+                rules=index,
                 allow_unused_type=allow_unused_type,
             )
             for e in evs

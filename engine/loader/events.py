@@ -46,47 +46,43 @@ from engine.loader.yamlio import line_of, load_yaml
 REQUIRED = ("type", "id", "date")
 
 
-def event_problems(
-    rules: Iterable[Rule],
-    type_: str,
-    attrs: Mapping[str, str],
-    *,
-    allow_unused_type: bool = False,
-) -> list[tuple[str, str]]:
-    """What is wrong with an event of ``type_`` with ``attrs`` for these ``rules``.
+class EventRules:
+    """What the rules expect of events, indexed once for many events (an import).
 
-    Returns ``(field, message)`` pairs (field ``type`` or the attribute's name):
-
-    - the type is used by no rule's ``after:`` (a typo such as ``publicaton``
-      would record an event that starts nothing), unless ``allow_unused_type``;
-    - an attribute that a rule's ``when:`` compares does not parse as the type of
-      that value (``delegated=maybe`` where a rule says ``when: {delegated: true}``):
-      such an event would silently match no rule.
+    ``used``: the event types some rule's ``after:`` names; ``compared[type]``: the
+    ``(rule id, attribute, when-value)`` triples of the rules started by ``type``.
     """
-    rules = list(rules)
-    used = sorted({r.due.event for r in rules if isinstance(r.due, After)})
-    out: list[tuple[str, str]] = []
-    if type_ not in used and not allow_unused_type:
-        import difflib
 
-        near = difflib.get_close_matches(type_, used, n=1, cutoff=0.6)
-        hint = _(" (did you mean {near!r}?)").format(near=near[0]) if near else ""
-        known = ", ".join(used) if used else _("none")
-        out.append(
-            (
-                "type",
-                _(
-                    "no rule starts from event type {type!r}{hint}; the rules use: {known} "
-                    "(--allow-unused-type records it anyway)"
-                ).format(type=type_, hint=hint, known=known),
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.compared: dict[str, list[tuple[str, str, Any]]] = {}
+        for r in rules:
+            if isinstance(r.due, After):
+                triples = self.compared.setdefault(r.due.event, [])
+                triples.extend((r.id, key, want) for key, want in r.due.when)
+        self.used = sorted(self.compared)
+
+    def problems(
+        self, type_: str, attrs: Mapping[str, str], *, allow_unused_type: bool = False
+    ) -> list[tuple[str, str]]:
+        """See :func:`event_problems`."""
+        out: list[tuple[str, str]] = []
+        if type_ not in self.compared and not allow_unused_type:
+            import difflib
+
+            near = difflib.get_close_matches(type_, self.used, n=1, cutoff=0.6)
+            hint = _(" (did you mean {near!r}?)").format(near=near[0]) if near else ""
+            known = ", ".join(self.used) if self.used else _("none")
+            out.append(
+                (
+                    "type",
+                    _(
+                        "no rule starts from event type {type!r}{hint}; the rules use: {known} "
+                        "(--allow-unused-type records it anyway)"
+                    ).format(type=type_, hint=hint, known=known),
+                )
             )
-        )
-    seen: set[str] = set()
-    for r in rules:
-        form = r.due
-        if not isinstance(form, After) or form.event != type_:
-            continue
-        for key, want in form.when:
+        seen: set[str] = set()
+        for rule_id, key, want in self.compared.get(type_, ()):
             have = attrs.get(key)
             if have is None or key in seen:
                 continue
@@ -104,12 +100,35 @@ def event_problems(
                             key=key,
                             value=have,
                             kind=attr_kind(want),
-                            rule=r.id,
+                            rule=rule_id,
                             want=_when_text(want),
                         ),
                     )
                 )
-    return out
+        return out
+
+
+def event_problems(
+    rules: Iterable[Rule] | EventRules,
+    type_: str,
+    attrs: Mapping[str, str],
+    *,
+    allow_unused_type: bool = False,
+) -> list[tuple[str, str]]:
+    """What is wrong with an event of ``type_`` with ``attrs`` for these ``rules``.
+
+    Returns ``(field, message)`` pairs (field ``type`` or the attribute's name):
+
+    - the type is used by no rule's ``after:`` (a typo such as ``publicaton``
+      would record an event that starts nothing), unless ``allow_unused_type``;
+    - an attribute that a rule's ``when:`` compares does not parse as the type of
+      that value (``delegated=maybe`` where a rule says ``when: {delegated: true}``):
+      such an event would silently match no rule.
+
+    For many events, build :class:`EventRules` once and pass it as ``rules``.
+    """
+    index = rules if isinstance(rules, EventRules) else EventRules(rules)
+    return index.problems(type_, attrs, allow_unused_type=allow_unused_type)
 
 
 def _when_text(want: Any) -> str:
@@ -126,10 +145,15 @@ def _attr_text(value: Any) -> str:
 
 class _Builder:
     def __init__(
-        self, name: str, rules: Iterable[Rule] | None = None, allow_unused_type: bool = True
+        self,
+        name: str,
+        rules: Iterable[Rule] | EventRules | None = None,
+        allow_unused_type: bool = True,
     ) -> None:
         self.name = name
-        self.rules = list(rules) if rules is not None else None
+        if rules is not None and not isinstance(rules, EventRules):
+            rules = EventRules(rules)
+        self.rules = rules
         self.allow_unused_type = allow_unused_type
         self.problems: list[Problem] = []
         self.events: list[Event] = []
@@ -308,7 +332,7 @@ def _read_csv(path: Path, b: _Builder) -> None:
 
 def read_events(
     path: Path | str,
-    rules: Iterable[Rule] | None = None,
+    rules: Iterable[Rule] | EventRules | None = None,
     *,
     allow_unused_type: bool = True,
 ) -> list[Event]:
@@ -333,4 +357,4 @@ def read_events(
     return b.events
 
 
-__all__ = ["event_problems", "read_events"]
+__all__ = ["EventRules", "event_problems", "read_events"]

@@ -14,6 +14,7 @@ from engine.core.config import Config
 from engine.core.rules import After, Rule
 from engine.errors import InputError, StoreError
 from engine.i18n import _
+from engine.loader.events import EventRules
 from engine.store.audit import log_change
 from engine.store.outbox import require_aware
 from engine.store.tables import (
@@ -37,7 +38,7 @@ def check_event(
     type_: str,
     event_id: str,
     attrs: Mapping[str, str],
-    rules: Iterable[Rule] | None = None,
+    rules: Iterable[Rule] | EventRules | None = None,
     *,
     allow_unused_type: bool = False,
 ) -> tuple[str, str, dict[str, str]]:
@@ -70,7 +71,7 @@ def record_event(
     *,
     actor: str,
     now: datetime,
-    rules: Iterable[Rule] | None = None,
+    rules: Iterable[Rule] | EventRules | None = None,
     allow_unused_type: bool = False,
 ) -> bool:
     """Store one event; returns False when the same event is already recorded.
@@ -79,7 +80,8 @@ def record_event(
     :mod:`engine.loader.names` whoever calls (CLI, import, portal). With ``rules``,
     also against the rules (:func:`engine.loader.events.event_problems`): a type no
     rule uses (unless ``allow_unused_type``), an attribute that does not parse as the
-    type a ``when:`` compares it with.
+    type a ``when:`` compares it with. Recording many events, pass the rules
+    indexed once (:class:`engine.loader.events.EventRules`).
 
     Raises :class:`~engine.errors.InputError` for a bad name or value, and when
     (type, id) exists with another date or other attributes: events are facts,
