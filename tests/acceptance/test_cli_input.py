@@ -289,3 +289,49 @@ def test_plan_events_file_with_a_bad_boolean_is_an_error_not_a_missing_deadline(
         r = hanchot(site, *cmd, "--events", "ev.csv")
         assert r.returncode == 2, cmd
         assert r.stderr.startswith("ev.csv:2: attribute delegated='maybe' must be true or false")
+
+
+# ------------------------------------------------------------------ check (12.2)
+def test_check_rejects_line_breaks_in_names_that_reach_mail_headers(site):
+    settings = site / "config" / "settings.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(
+        text.replace(
+            'sender: {name: "Hệ thống nhắc hạn Sở Công Thương Khánh Hòa",',
+            'sender: {name: "Nhắc hạn\\r\\nBcc: evil@attacker.test",',
+        ),
+        encoding="utf-8",
+    )
+    line = (
+        text.splitlines().index(next(x for x in text.splitlines() if x.startswith("sender:"))) + 1
+    )
+    units = site / "config" / "units.yaml"
+    units.write_text(
+        units.read_text(encoding="utf-8").replace(
+            "name: Văn phòng Sở\n", 'name: "Văn phòng Sở\\nX-Evil: 1"\n'
+        ),
+        encoding="utf-8",
+    )
+    r = hanchot(site, "check")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    errors = r.stderr.splitlines()
+    assert errors[0] == (
+        f"config/settings.yaml:{line}: sender.name: sender name contains a line break ('\\r'); "
+        "a name goes into mail headers: write it on one line"
+    )
+    assert errors[1].startswith("config/units.yaml:")
+    assert errors[1].endswith(
+        "units.van-phong.name: unit name contains a line break ('\\n'); "
+        "a name goes into mail headers: write it on one line"
+    )
+    assert len(errors) == 2
+
+
+def test_event_add_refuses_markup_ids_so_list_and_status_keep_working(site):
+    # Issue 12.5, exactly: `event add publication --id '[/]'` broke event list and
+    # status --all for good (MarkupError).
+    r = add(site, "publication", "--id", "[/]", "--date", "2022-03-11")
+    assert r.returncode == 2 and "event id '[/]' may contain only" in r.stderr
+    assert add(site, "publication", "--id", "qd-0425", "--date", "2022-03-11").returncode == 0
+    assert hanchot(site, "event", "list").returncode == 0
+    assert hanchot(site, "status", "--all", "--format", "table", *NOW).returncode == 0
