@@ -175,6 +175,10 @@ class Occurrence:
 WhenValue = bool | int | float | str
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
+#: Until issue 12.7, yes/no/1/0 were read as booleans. No entry path accepts them
+#: now, but events recorded before keep the meaning they were recorded with, so an
+#: upgrade does not cancel their deadlines.
+_LEGACY_BOOLEANS = {"yes": True, "no": False, "1": True, "0": False}
 
 
 def when_value(value: object) -> WhenValue:
@@ -223,7 +227,8 @@ def matches(when: tuple[tuple[str, WhenValue], ...], attrs: Mapping[str, str]) -
 
     An attribute the event does not have counts as ``false``: ``when: {delegated:
     false}`` matches a publication recorded without ``delegated``. An attribute that
-    does not parse as the type matches nothing (the loaders refuse such events).
+    does not parse as the type matches nothing (the loaders refuse such events),
+    except the ``yes``/``no``/``1``/``0`` of events stored before they were refused.
     """
     for key, want in when:
         have = attrs.get(key)
@@ -234,7 +239,10 @@ def matches(when: tuple[tuple[str, WhenValue], ...], attrs: Mapping[str, str]) -
         try:
             got = parse_attr(have, want)
         except ValueError:
-            return False
+            legacy = _LEGACY_BOOLEANS if isinstance(want, bool) else {}
+            got = legacy.get(str(have).strip().lower())
+            if got is None:
+                return False
         if got != want:
             return False
     return True
