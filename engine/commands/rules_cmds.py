@@ -72,7 +72,9 @@ def _opt_date(text: str | None, what: str) -> date | None:
     return value
 
 
-def _events(paths: list[Path] | None):
+def _events(paths: list[Path] | None, rules=None):
+    """The events of ``--events`` files; with ``rules``, an attribute that a ``when:``
+    compares must parse as its type (a file may hold types no rule uses)."""
     from engine.errors import ConfigError
     from engine.loader.events import read_events
 
@@ -81,7 +83,7 @@ def _events(paths: list[Path] | None):
     seen: dict[tuple[str, str], str] = {}
     for p in paths or ():
         try:
-            evs = read_events(p)
+            evs = read_events(p, rules, allow_unused_type=True)
         except ConfigError as e:
             problems.extend(e.problems)
             continue
@@ -183,7 +185,7 @@ def check(
     require_dirs(config, rules)
     cfg = load_config(config, rules)
     day = _opt_date(today, "--today") or _now(cfg.settings.timezone).date()
-    evs = _events(events)
+    evs = _events(events, cfg.rules)
     sys.stdout.write(f"Cấu hình hợp lệ: {config} và {rules}\n")
     sys.stdout.write("\n".join(summary_lines(cfg, day, evs)) + "\n")
     # Warnings, not errors: stderr, and the exit code stays 0.
@@ -360,7 +362,7 @@ def plan(
         end = date(start.year, 12, 31)
     if start > end:
         raise InputError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
-    evs = _events(events)
+    evs = _events(events, cfg.rules)
     if unit is not None and not cfg.directory.known(unit):
         from engine.loader.config import suggest
 

@@ -36,7 +36,7 @@ from engine.core.rules import (
     On,
     RRule,
     Rule,
-    normalize_attr,
+    when_value,
 )
 from engine.core.units import Directory, Head, UnitInfo
 from engine.errors import ConfigError, Problem
@@ -44,7 +44,6 @@ from engine.i18n import _
 from engine.loader.calendar_file import read_calendar_data
 from engine.loader.models import (
     FORM_MODELS,
-    ID_RE,
     TAG_PREFIX,
     DueAfter,
     DueBefore,
@@ -57,6 +56,7 @@ from engine.loader.models import (
     StageModel,
     UnitModel,
 )
+from engine.loader.names import is_rule_id
 from engine.loader.yamlio import LineDict, LineList, line_of, load_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -383,7 +383,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_units = {}
     for uid, raw in raw_units.items():
         uline = line_of(raw_units, uid)
-        if not isinstance(uid, str) or not ID_RE.match(uid):
+        if not is_rule_id(uid):
             c.add(name, uline, f"unit id {uid!r} must be lower-case a-z, 0-9 and '-'")
             continue
         try:
@@ -410,7 +410,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_groups = {}
     for gid, members in raw_groups.items():
         gline = line_of(raw_groups, gid)
-        if not isinstance(gid, str) or not ID_RE.match(gid):
+        if not is_rule_id(gid):
             c.add(name, gline, f"group id {gid!r} must be lower-case a-z, 0-9 and '-'")
             continue
         if gid in units:
@@ -484,7 +484,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_roles = {}
     for role, target in raw_roles.items():
         rline = line_of(raw_roles, role)
-        if not isinstance(role, str) or not ID_RE.match(role):
+        if not is_rule_id(role):
             c.add(name, rline, f"role name {role!r} must be lower-case a-z, 0-9 and '-'")
             continue
         if role in BASE_AUDIENCES or role in units or role in groups:
@@ -706,7 +706,7 @@ def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
             return None
         return RRule(m.rrule, m.from_, m.until, m.roll)
     if isinstance(m, DueAfter):
-        when = tuple(sorted((str(k), normalize_attr(v)) for k, v in m.when.items()))
+        when = tuple(sorted((str(k), when_value(v)) for k, v in m.when.items()))
         return After(m.after, m.in_, when, m.roll)
     raise TypeError(f"unknown due model {m!r}")  # pragma: no cover
 

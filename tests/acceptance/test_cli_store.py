@@ -118,7 +118,7 @@ def test_event_add_list_and_deadline_appears_in_status(site):
         "2022-04-14",
         "due-soon",
     )
-    r = hanchot(site, "status", "--now", "2022-04-20T09:00+07:00")
+    r = hanchot(site, "status", "--format", "table", "--now", "2022-04-20T09:00+07:00")
     assert "Quá hạn" in r.stdout and "quy-trinh-noi-bo" in r.stdout
 
 
