@@ -149,8 +149,8 @@ def test_a_full_disk_stops_an_import_whole_and_says_so(site, small_disk):
         pass
     finally:
         os.close(fd)
-    big = "x" * 2000
-    rows = [f"publication,qd-{i:04d},2022-03-11,{big}" for i in range(2, 400)]
+    big = "x" * 200  # the longest attribute value allowed
+    rows = [f"publication,qd-{i:04d},2022-03-11,{big}" for i in range(2, 4000)]
     (site / "many.csv").write_text("type,id,date,note\n" + "\n".join(rows) + "\n")
     r = hanchot(site, "event", "import", "many.csv", "--now", NOW, env=env)
     line = one_line(r, 6)
