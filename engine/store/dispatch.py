@@ -20,7 +20,10 @@ Nothing reads the clock: ``now`` (aware) is an argument.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -88,6 +91,12 @@ class DispatchReport:
     rows_sent: int = 0
     failed: int = 0
     deferred: int = 0
+    #: rows kept pending because hanchot could not build their message (a defect or
+    #: a bad configuration, not the recipient's fault); counted in ``deferred`` too
+    build_errors: int = 0
+    #: rows claimed but given back unsent because the cycle was told to stop
+    left: int = 0
+    reclaimed: int = 0
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -96,6 +105,17 @@ class DispatchReport:
             f"{self.digests_sent} messages sent ({self.rows_sent} reminders), "
             f"{self.failed} failed, {self.deferred} deferred, {self.superseded} superseded"
         )
+
+    @property
+    def exit_code(self) -> int:
+        """``hanchot run --once``'s exit code (SPEC §5.1): 0 everything due was sent,
+        3 some was deferred (transient: server down, stopped mid-cycle, a message
+        that could not be built), 4 some failed for good (with or without deferred)."""
+        if self.failed:
+            return 4
+        if self.deferred or self.left:
+            return 3
+        return 0
 
 
 @dataclass
@@ -120,11 +140,7 @@ def dispatch(
     now = require_aware(now)
     report = DispatchReport()
     with sessions() as s, s.begin():
-        s.execute(
-            outbox.update()
-            .where(outbox.c.state == SENDING, outbox.c.claimed_at < now - stuck_after)
-            .values(state=PENDING, claim_token=None, last_error="retried after an interrupted send")
-        )
+        report.reclaimed = _reclaim(s, now, stuck_after)
         report.created, report.superseded = materialise_due(s, config, now)
         groups = _due_groups(s, now, report)
     if groups:
@@ -139,6 +155,86 @@ def dispatch(
     return report
 
 
+INTERRUPTED = "retried after an interrupted send"
+#: ``last_error`` prefix of rows whose message hanchot could not build (kept pending).
+BUILD_ERROR = "internal error: "
+
+
+def _reclaim(s, now: datetime, stuck_after: timedelta) -> int:
+    """Rows left in ``sending`` go back to ``pending``: at once when the process that
+    claimed them is known dead (same machine, its pid gone or reused: see
+    :func:`claim_owner`), else after ``stuck_after``. Returns how many."""
+    timed_out = (
+        outbox.update()
+        .where(outbox.c.state == SENDING, outbox.c.claimed_at < now - stuck_after)
+        .values(state=PENDING, claim_token=None, last_error=INTERRUPTED)
+    )
+    n = s.execute(timed_out).rowcount or 0
+    tokens = s.execute(
+        sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
+    ).scalars()
+    dead = [t for t in tokens if t and owner_is_dead(t)]
+    if dead:
+        n += (
+            s.execute(
+                outbox.update()
+                .where(outbox.c.state == SENDING, outbox.c.claim_token.in_(dead))
+                .values(state=PENDING, claim_token=None, last_error=INTERRUPTED)
+            ).rowcount
+            or 0
+        )
+    if n:
+        log.warning("%d reminder(s) left in sending by an interrupted process: pending again", n)
+    return n
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux ``/proc``), which
+    tells a reused pid from the original; ``None`` where ``/proc`` is not there."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "gone"
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces and parentheses: split after it
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return fields[19].decode("ascii")  # field 22: starttime
+
+
+def claim_owner() -> str:
+    """``host.pid.start``: who is claiming (part of each claim token)."""
+    pid = os.getpid()
+    return f"{_host_tag()}.{pid}.{_start_ticks(pid) or '-'}"
+
+
+def owner_is_dead(token: str) -> bool:
+    """Whether the process that made claim ``token`` has certainly ended: it ran on
+    this machine and its pid is gone, or now belongs to a process started later.
+    Unknown (another machine, an old token): ``False``, the timeout decides."""
+    parts = token.split(".")
+    if len(parts) != 4 or parts[1] != _host_tag() or not parts[2].isdigit():
+        return False
+    pid, started = int(parts[2]), parts[3]
+    now_started = _start_ticks(pid)
+    if now_started == "gone":
+        return True
+    if now_started is not None and started != "-":
+        return now_started != started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
     rows = s.execute(
         sa.select(
@@ -151,7 +247,16 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
             deadlines.c.status,
         )
         .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
-        .where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
+        .where(
+            outbox.c.state == PENDING,
+            sa.or_(
+                outbox.c.next_attempt_at <= now,
+                # Cheap to try again (nothing reaches the server): every cycle, so a
+                # fixed configuration sends them at once.
+                outbox.c.last_error.startswith(BUILD_ERROR, autoescape=True),
+            ),
+            outbox.c.send_at <= now,
+        )
         .order_by(outbox.c.send_at, outbox.c.recipient, outbox.c.id)
     ).all()
     closed = [r.id for r in rows if r.deadline_id is not None and r.status != OPEN]
@@ -162,14 +267,17 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
             .values(state=SUPERSEDED, last_error="deadline closed", updated_at=now)
         )
         report.superseded += len(closed)
-    groups: dict[tuple[str, datetime], _Group] = {}
+    # One message per recipient per cycle (SPEC §4, issue 7.1), whatever instant each
+    # row was due at: rows of several instants wait together after downtime.
+    groups: dict[str, _Group] = {}
     for r in rows:
         if r.deadline_id is None or r.status != OPEN:
             continue  # failure summaries are queued separately
-        k = (r.recipient.lower(), r.send_at)
-        g = groups.get(k)
+        g = groups.get(r.recipient.lower())
         if g is None:
-            g = groups[k] = _Group(r.recipient, r.recipient_name, r.send_at, [])
+            g = groups[r.recipient.lower()] = _Group(r.recipient, r.recipient_name, r.send_at, [])
+        elif r.send_at >= g.send_at:  # rows come by send_at: the latest names the digest
+            g.send_at, g.name = r.send_at, r.recipient_name
         g.ids.append(r.id)
     out = list(groups.values())
     summaries = [r for r in rows if r.deadline_id is None and r.stage == FAILURE_SUMMARY]
@@ -180,7 +288,8 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
 def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime) -> dict:
     """Take the rows of several groups pending -> sending in one transaction, one claim
     token per group, only while their deadline is open. Returns token -> rows."""
-    tokens = [uuid.uuid4().hex for _ in groups]
+    owner = claim_owner()
+    tokens = [f"{uuid.uuid4().hex[:24]}.{owner}" for _ in groups]
     still_open = (
         sa.select(deadlines.c.id)
         .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
@@ -242,6 +351,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
         for i, g in enumerate(groups):
             if should_stop():
                 _release(sessions, claimed, now)
+                report.left += sum(len(gr.ids) for gr in groups[i:])
                 log.info("stopping: %d digests left for the next cycle", len(groups) - i)
                 return
             if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
@@ -263,6 +373,13 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                     msg = _summary_message(config, sessions, rows[0], mid, now)
                 else:
                     msg = render(_digest(config, g, rows, mid, now), tz=tz)
+            except Exception as e:
+                # A defect of hanchot or of its configuration (a unit name with a line
+                # break that bypassed check...), not the recipient's: keep the rows,
+                # tell the admin (log, hanchot status), send once it is fixed.
+                _build_error(sessions, token, rows, e, now, report)
+                continue
+            try:
                 transport.send(msg)
             except SendError as e:
                 if e.retryable:
@@ -283,16 +400,37 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                 else:
                     _fail(sessions, token, rows, e.message, now, report)
                 continue
-            except Exception as e:  # a bug in rendering must not lose the row silently
-                log.exception("cannot build the message for %s", g.recipient)
-                _fail(sessions, token, rows, f"internal error: {e!r}", now, report)
-                continue
             transient_in_a_row = 0
             _finish(sessions, token, rows, state=SENT, sent_at=now, message_id=mid, updated_at=now)
             report.digests_sent += 1
             report.rows_sent += len(rows)
             n = len({r.deadline_id for r in rows})
             log.info("sent %s to %s: %d deadline(s)", mid, g.recipient, n)
+
+
+def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
+    error = f"{BUILD_ERROR}{type(exc).__name__}: {exc}"
+    attempts = max(r.attempts for r in rows) + 1
+    _finish(
+        sessions,
+        token,
+        rows,
+        state=PENDING,
+        last_error=error[:2000],
+        next_attempt_at=now + backoff(attempts),
+        updated_at=now,
+    )
+    report.deferred += len(rows)
+    report.build_errors += len(rows)
+    report.errors.append(f"{rows[0].recipient}: {error}")
+    log.error(
+        "cannot build the message to %s (%d reminder(s) kept pending; fix the "
+        "configuration, they go out on the next cycle): %s",
+        rows[0].recipient,
+        len(rows),
+        error,
+        exc_info=exc,
+    )
 
 
 def _fail(sessions, token, rows, error: str, now, report) -> None:
@@ -402,7 +540,26 @@ def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
         send_at=send_at,
         sender_name=s.sender_name,
         sender_email=s.sender_email,
+        focal_point=focal_point(directory, g.recipient),
     )
+
+
+def focal_point(directory, recipient: str) -> str | None:
+    """Whom ``recipient`` reports a finished deadline to: the name of role ``admin``
+    (the Sở's focal point for TTHC control, Văn phòng Sở in the 2022 plan); ``None``
+    when the recipient is the focal point itself (its unit's or its head's address),
+    or no ``admin`` role is configured."""
+    if "admin" not in directory.roles:
+        return None
+    try:
+        units = [directory.units[u] for u in directory.expand("admin")]
+    except KeyError:
+        return None
+    own = {e.lower() for u in units for e in u.emails}
+    own |= {e.lower() for u in units if u.head is not None for e in u.head.emails}
+    if recipient.lower() in own:
+        return None
+    return directory.name_of("admin")
 
 
 # ------------------------------------------------------------------ failure summary
@@ -464,11 +621,11 @@ def _queue_failure_summary(s, config: Config, now: datetime) -> _Group | None:
 
 
 def _summary_message(config: Config, sessions, row, mid: str, now: datetime) -> EmailMessage:
-    import email.policy
     from email.headerregistry import Address
     from email.utils import format_datetime
 
     from engine.core.calendar import format_vi
+    from notifications.policy import POLICY, header_text
 
     s = config.settings
     zone = ZoneInfo(s.timezone)
@@ -495,15 +652,31 @@ def _summary_message(config: Config, sessions, row, mid: str, now: datetime) -> 
     for f in failed:
         lines.append(f"- {f.recipient}: {f.title} ({f.rule_id} {f.key}), mốc «{f.stage}»")
         lines.append(f"  Trả lời của máy chủ: {f.last_error}")
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = Address(display_name=s.sender_name, addr_spec=s.sender_email)
-    msg["To"] = Address(display_name=row.recipient_name or "", addr_spec=row.recipient)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = Address(display_name=header_text(s.sender_name), addr_spec=s.sender_email)
+    msg["To"] = Address(display_name=header_text(row.recipient_name or ""), addr_spec=row.recipient)
     msg["Subject"] = f"[Nhắc hạn] {len(failed)} thư không gửi được ngày {day:%d/%m/%Y}"
     msg["Date"] = format_datetime(row.send_at.astimezone(zone))
     msg["Message-ID"] = mid
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
     return msg
+
+
+def build_errors(s) -> tuple[int, str | None]:
+    """How many pending rows wait because their message could not be built, and the
+    latest such error (``(0, None)`` when none): for ``hanchot status``."""
+    where = (
+        outbox.c.state == PENDING,
+        outbox.c.last_error.startswith(BUILD_ERROR, autoescape=True),
+    )
+    count = s.execute(sa.select(sa.func.count()).where(*where)).scalar() or 0
+    if not count:
+        return 0, None
+    latest = s.execute(
+        sa.select(outbox.c.last_error).where(*where).order_by(outbox.c.updated_at.desc())
+    ).first()
+    return count, latest[0]
 
 
 # ------------------------------------------------------------------ wake-up
