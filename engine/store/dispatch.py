@@ -96,6 +96,8 @@ class DispatchReport:
     build_errors: int = 0
     #: rows claimed but given back unsent because the cycle was told to stop
     left: int = 0
+    #: the signal that stopped the cycle (set by the caller that handles signals)
+    stopped_by: str | None = None
     reclaimed: int = 0
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -113,7 +115,7 @@ class DispatchReport:
         that could not be built), 4 some failed for good (with or without deferred)."""
         if self.failed:
             return 4
-        if self.deferred or self.left:
+        if self.deferred or self.left or self.stopped_by is not None:
             return 3
         return 0
 

@@ -200,3 +200,29 @@ def test_plan_includes_stored_events_and_statuses(site):
         site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json", "--no-store"
     )
     assert [d["status"] for d in json.loads(r.stdout)] == ["open"]
+
+
+def test_status_tells_of_reminders_kept_by_a_build_error(site):
+    # issue 12.2: a message hanchot could not build stays pending; status says so
+    # (on stderr, so the JSON stays machine-readable) until it goes out.
+    import sqlite3
+
+    r = hanchot(site, "run", "--once", "--now", "2022-07-22T08:00+07:00")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(site / "var" / "hanchot.db") as conn:
+        conn.execute(
+            "UPDATE outbox SET state = 'pending', last_error = "
+            "'internal error: ValueError: address parts cannot contain CR or LF'"
+        )
+    now = ("--now", "2022-07-22T09:00+07:00")
+    r = hanchot(site, "status", "--format", "json", *now, env={"HANCHOT_LANG": "en"})
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)
+    assert r.stderr.strip() == (
+        "1 reminder(s) not sent because of a configuration error (they go out once it is "
+        "fixed): internal error: ValueError: address parts cannot contain CR or LF"
+    )
+    r = hanchot(site, "run", "--once", *now)
+    assert r.returncode == 0 and "1 messages sent" in r.stdout
+    r = hanchot(site, "status", *now, env={"HANCHOT_LANG": "en"})
+    assert "configuration error" not in r.stderr
