@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.policy import EmailPolicy
 from email.utils import formataddr
 from functools import lru_cache
@@ -152,6 +152,10 @@ class Rfc2047Policy(EmailPolicy):
         """As :class:`~email.policy.EmailPolicy` (a value with a line break raises
         :class:`ValueError`), with the parsed header objects of strings cached."""
         if isinstance(value, str) and not hasattr(value, "name"):
+            if "=?" in value and issubclass(self.header_factory[name], UnstructuredHeader):
+                # The parser would decode "=?...?=" in the text (to a NUL, a CR...):
+                # hand it the text as encoded words, which decode to it exactly.
+                value = " ".join(encode_words(value, _EW_MAX, _EW_MAX))
             return name, _store(self, name, value)
         return super().header_store_parse(name, value)
 
@@ -159,6 +163,25 @@ class Rfc2047Policy(EmailPolicy):
         width = self.max_line_length or 78
         words = encode_words(text, width - len(name) - 2, width - 1)
         return f"{self.linesep} ".join(words)
+
+    def _fold_ascii(self, name: str, text: str) -> str | None:
+        """A long plain-ASCII unstructured value folded at its spaces only, each word
+        kept whole (the modern folder turns a word longer than a line into encoded
+        words and doubles the space before it). ``None`` (the modern folder) for a
+        value that fits on one line."""
+        width = self.max_line_length or 78
+        if len(name) + 2 + len(text) <= width:
+            return None
+        words = text.split(" ")
+        if "" in words or max(map(len, words)) > 990 - len(name):
+            return f"{name}: {self._encode(name, text)}{self.linesep}"
+        lines = [f"{name}: {words[0]}"]
+        for word in words[1:]:
+            if len(lines[-1]) + 1 + len(word) <= width:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(f" {word}")
+        return self.linesep.join(lines) + self.linesep
 
     def _encode_phrase(self, text: str) -> str:
         # A display name is always ONE encoded word, even past RFC 2047's 75
@@ -170,13 +193,18 @@ class Rfc2047Policy(EmailPolicy):
 
     def _legacy_fold(self, name: str, value: Any) -> str | None:
         text = str(value)
+        groups = getattr(value, "groups", None)
+        if groups is None and not (hasattr(value, "params") or hasattr(value, "content_type")):
+            # unstructured (Subject, X-...) or a raw string
+            if text.isascii() and "=?" not in text:
+                # a header object set through the API: folded here; a raw string (MIME
+                # structure that render() pre-folds): the modern folder keeps it
+                return self._fold_ascii(name, text) if hasattr(value, "name") else None
+            return f"{name}: {self._encode(name, text)}{self.linesep}"
         if text.isascii() and "=?" not in text:
             return None
-        groups = getattr(value, "groups", None)
-        if groups is None:  # unstructured (Subject, X-...) or a raw string
-            if hasattr(value, "params") or hasattr(value, "content_type"):
-                return None  # parameterised MIME headers: the modern folder does RFC 2231
-            return f"{name}: {self._encode(name, text)}{self.linesep}"
+        if groups is None:
+            return None  # parameterised MIME headers: the modern folder does RFC 2231
         pieces = []
         for group in groups:
             if group.display_name is not None:

@@ -146,6 +146,7 @@ INJECTIONS = [
     "qd-1\nReply-To: evil@attacker.test",
     "qd-1\rX-Evil: 1",
     "a,b/c d\x00\x85\u2028e",
+    "=?utf-8?q?=0D=0ABcc:_x@y?=",  # an encoded word in the text stays text
 ]
 
 
