@@ -271,8 +271,8 @@ def render(digest: Digest, *, tz: str = "Asia/Ho_Chi_Minh") -> EmailMessage:
     msg = EmailMessage(policy=POLICY)
     # Every header through the header API (which refuses a line break), every
     # person-supplied text through header_text first (control characters removed).
-    msg["From"] = _address(digest.sender_name, digest.sender_email)
-    msg["To"] = _address(digest.recipient_name or "", digest.recipient_email)
+    msg["From"] = _address("From", digest.sender_name, digest.sender_email)
+    msg["To"] = _address("To", digest.recipient_name or "", digest.recipient_email)
     msg["Subject"] = header_text(subject_for(digest))
     msg["Date"] = format_datetime(digest.send_at.astimezone(zone))
     msg["Message-ID"] = digest.message_id
@@ -350,8 +350,11 @@ _fold_cached = lru_cache(maxsize=4096)(_fold_or_header)
 
 
 @lru_cache(maxsize=1024)
-def _address(display_name: str, addr_spec: str) -> Address:
-    return Address(display_name=header_text(display_name), addr_spec=addr_spec)
+def _address(name: str, display_name: str, addr_spec: str) -> Any:
+    """The (immutable) ``name`` header of one address, shared: what
+    ``msg[name] = Address(...)`` stores, the display name cleaned by ``header_text``."""
+    address = Address(display_name=header_text(display_name), addr_spec=addr_spec)
+    return POLICY.header_factory(name, address)
 
 
 @lru_cache(maxsize=64)
