@@ -223,3 +223,74 @@ def test_status_reports_messages_kept_by_a_build_error(tmp_path, smtp_server, mo
     with store.sessions() as s:
         row = s.execute(sa.select(outbox.c.state, outbox.c.attempts)).one()
     assert row.state == PENDING
+
+
+def test_the_failure_summary_survives_a_sender_name_with_a_line_break(tmp_path, smtp_server):
+    # issue 12.2: the admin's summary used to fail with "address parts cannot contain
+    # CR or LF" like every reminder. Now the name is cleaned and both go out.
+    smtp_server.handler.reject[LEAD] = "550 5.1.1 no such user"
+    store = Store(tmp_path, smtp_server)
+    settings = replace(store.config.settings, sender_name="Nhắc hạn\r\nBcc: x@evil.test")
+    store.config = replace(store.config, settings=settings)
+    store.materialise(local(2022, 7, 1))
+    report = store.dispatch(local(2022, 7, 22))
+    assert report.failed == 1 and report.build_errors == 0
+    (summary,) = [parse(r.content) for r in smtp_server.received]
+    assert summary["To"].addresses[0].addr_spec == "admin@example.gov.vn"
+    assert summary["From"].addresses[0].display_name == "Nhắc hạn Bcc: x@evil.test"
+    assert summary["Subject"] == "[Nhắc hạn] 1 thư không gửi được ngày 22/07/2022"
+    assert "Bcc" not in summary
+
+
+def test_the_daemon_retries_unbuilt_messages_as_soon_as_the_config_changes(tmp_path, monkeypatch):
+    # issue 12.2: once the admin fixes the configuration, the reminders kept pending
+    # by a build error go out at once, not after their backoff.
+    import shutil
+    from datetime import UTC
+    from pathlib import Path
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from engine import daemon as daemon_mod
+    from engine.store import db
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "config", tmp_path / "config")
+    settings = tmp_path / "config" / "settings.yaml"
+    text = settings.read_text("utf-8").replace(
+        "sqlite:///var/hanchot.db", f"sqlite:///{tmp_path / 'var' / 'hanchot.db'}"
+    )
+    settings.write_text(text + f"mail_dir: {tmp_path / 'mail'}\n", "utf-8")
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "a.yaml"
+    rules.write_text(
+        "rules:\n  - id: viec-a\n    title: Việc A\n    lead: van-phong\n"
+        "    due: {on: 2022-07-29}\n",
+        "utf-8",
+    )
+    now = local(2022, 7, 22)
+    d = daemon_mod.Daemon(tmp_path / "config", tmp_path / "rules", {}, clock=lambda: now)
+    d._signature = daemon_mod.files_signature(d.config_dir, d.rules_dir)
+    d.config = daemon_mod._load(d.config_dir, d.rules_dir, now)
+    d.engine = db.make_engine(d.config.settings.database)
+    db.migrate(d.engine)
+    d.sessions = db.session_factory(d.engine)
+    d._transports()
+    d._materialise(now, "start")
+    d._scheduler = BackgroundScheduler(timezone=UTC)
+    d._scheduler.start(paused=True)
+    try:
+        monkeypatch.setattr(RENDER, "render", lambda *a, **kw: (_ for _ in ()).throw(ValueError))
+        report = dispatch_mod.dispatch(d.config, d.sessions, d.transports, now)
+        assert report.build_errors == 1
+        d._schedule(now, report.next_wake)
+        later = d._scheduler.get_job("dispatch").next_run_time
+        assert later >= now + timedelta(minutes=2)  # the backoff
+        monkeypatch.undo()
+        rules.write_text(rules.read_text("utf-8") + "\n# sửa\n", "utf-8")  # the fix
+        d._reload_if_changed(now)
+        soon = d._scheduler.get_job("dispatch").next_run_time
+        assert soon <= now + timedelta(seconds=1)
+    finally:
+        d._scheduler.shutdown(wait=False)
+        d.engine.dispose()
