@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from engine.errors import ConfigError, HanchotError
+from engine.i18n import _
 from engine.store import db
 from engine.store.dispatch import (
     DispatchReport,
@@ -87,7 +88,11 @@ def run_once(
     def on_signal(signum, _frame) -> None:
         if not stopped:
             stopped.append(signal.Signals(signum).name)
-            log.info("%s: finishing the current message, then stopping", stopped[0])
+            log.info(
+                _("{signal}: finishing the current message, then stopping").format(
+                    signal=stopped[0]
+                )
+            )
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from engine.core.config import Config, Settings
 from engine.errors import SendError
+from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.db import SessionFactory
 from engine.store.outbox import insert_ignore, materialise_due, message_id, require_aware
@@ -186,7 +187,11 @@ def _reclaim(s, now: datetime, stuck_after: timedelta) -> int:
             or 0
         )
     if n:
-        log.warning("%d reminder(s) left in sending by an interrupted process: pending again", n)
+        log.warning(
+            _("{n} reminder(s) left in sending by an interrupted process: pending again").format(
+                n=n
+            )
+        )
     return n
 
 
@@ -426,11 +431,10 @@ def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
     report.build_errors += len(rows)
     report.errors.append(f"{rows[0].recipient}: {error}")
     log.error(
-        "cannot build the message to %s (%d reminder(s) kept pending; fix the "
-        "configuration, they go out on the next cycle): %s",
-        rows[0].recipient,
-        len(rows),
-        error,
+        _(
+            "cannot build the message to {recipient} ({n} reminder(s) kept pending; fix "
+            "the configuration, they go out on the next cycle): {error}"
+        ).format(recipient=rows[0].recipient, n=len(rows), error=error),
         exc_info=exc,
     )
 
