@@ -296,7 +296,7 @@ def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime) 
     """Take the rows of several groups pending -> sending in one transaction, one claim
     token per group, only while their deadline is open. Returns token -> rows."""
     owner = claim_owner()
-    tokens = [f"{uuid.uuid4().hex[:24]}.{owner}" for _ in groups]
+    tokens = [f"{uuid.uuid4().hex[:24]}.{owner}" for _g in groups]
     still_open = (
         sa.select(deadlines.c.id)
         .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
@@ -699,6 +699,12 @@ def next_wake(s, stuck_after: timedelta = timedelta(minutes=15)) -> datetime | N
     ).scalar()
     if stuck is not None:
         candidates.append(stuck + stuck_after)
+        # A claim of a process known dead is taken back by the next cycle: now.
+        tokens = s.execute(
+            sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
+        ).scalars()
+        if any(t and owner_is_dead(t) for t in tokens):
+            candidates.append(stuck)
     from engine.store.tables import UTCDateTime
 
     conv = UTCDateTime().process_result_value

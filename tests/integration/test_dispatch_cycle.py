@@ -294,3 +294,23 @@ def test_the_daemon_retries_unbuilt_messages_as_soon_as_the_config_changes(tmp_p
     finally:
         d._scheduler.shutdown(wait=False)
         d.engine.dispose()
+
+
+def test_the_daemon_wakes_at_once_for_a_dead_process_claims(tmp_path, smtp_server):
+    # issue 12.15: next_wake (what the daemon sleeps until) does not wait out the
+    # 15-minute stuck timeout for the claims of a process known dead.
+    store = Store(tmp_path, smtp_server)
+    with store.sessions() as s, s.begin():
+        store.materialise(local(2022, 7, 22))
+        dispatch_mod.materialise_due(s, store.config, local(2022, 7, 22))
+    host, _pid, start = claim_owner().split(".")
+    at = local(2022, 7, 22)
+    claim(store, f"{'0' * 24}.{claim_owner()}", at)  # alive: the timeout
+    with store.sessions() as s:
+        alive_wake = dispatch_mod.next_wake(s)
+    with store.sessions() as s, s.begin():
+        s.execute(outbox.update().values(claim_token=f"{'0' * 24}.{host}.{dead_pid()}.{start}"))
+    with store.sessions() as s:
+        assert dispatch_mod.next_wake(s) == at
+    # alive: no sooner than the next stage (28/07) or the stuck timeout (08:15)
+    assert alive_wake == at + timedelta(minutes=15)
