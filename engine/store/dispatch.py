@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -146,13 +147,16 @@ def dispatch(
         report.reclaimed = _reclaim(s, now, stuck_after)
         report.created, report.superseded = materialise_due(s, config, now)
         groups = _due_groups(s, now, report)
-    if groups:
-        _send_groups(config, sessions, transports, now, groups, report, should_stop)
-    if config.settings.admin_email and not should_stop():
-        with sessions() as s, s.begin():
-            summary = _queue_failure_summary(s, config, now)
-        if summary is not None:
-            _send_groups(config, sessions, transports, now, [summary], report, should_stop)
+    with _owner(sessions) as owner:
+        if groups:
+            _send_groups(config, sessions, transports, now, groups, report, should_stop, owner)
+        if config.settings.admin_email and not should_stop():
+            with sessions() as s, s.begin():
+                summary = _queue_failure_summary(s, config, now)
+            if summary is not None:
+                _send_groups(
+                    config, sessions, transports, now, [summary], report, should_stop, owner
+                )
     with sessions() as s:
         report.next_wake = next_wake(s, stuck_after)
     return report
@@ -176,7 +180,7 @@ def _reclaim(s, now: datetime, stuck_after: timedelta) -> int:
     tokens = s.execute(
         sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
     ).scalars()
-    dead = [t for t in tokens if t and owner_is_dead(t)]
+    dead = dead_tokens(s, list(tokens))
     if dead:
         n += (
             s.execute(
@@ -214,6 +218,63 @@ def _start_ticks(pid: int) -> str | None:
     return fields[19].decode("ascii")  # field 22: starttime
 
 
+#: First key of the session-level advisory lock that a dispatch cycle on PostgreSQL
+#: holds while it has claims ("hanc"); the second key is the cycle's own random id,
+#: the last part of its claim tokens. The lock ends with the session, so a cycle
+#: whose lock is gone from ``pg_locks`` died, on whatever machine it ran.
+PG_OWNER_NS = 0x68616E63
+
+
+@contextmanager
+def _owner(sessions: SessionFactory) -> Iterator[str]:
+    """The claim-token suffix of one cycle: :func:`claim_owner`, plus on PostgreSQL the
+    id of an advisory lock held on a connection of its own until the cycle ends."""
+    with sessions() as s:
+        engine = s.get_bind()
+    if engine.dialect.name != "postgresql":
+        yield claim_owner()
+        return
+    ident = secrets.randbelow(2**31 - 2) + 1
+    conn = engine.connect()
+    args = {"ns": PG_OWNER_NS, "id": ident}
+    try:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :id)"), args)
+        conn.commit()
+        yield f"{claim_owner()}.{ident}"
+    finally:
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, :id)"), args)
+            conn.commit()
+        except sa.exc.SQLAlchemyError:
+            conn.invalidate()  # never back to the pool with the lock held
+        finally:
+            conn.close()
+
+
+def dead_tokens(s, tokens: list[str]) -> list[str]:
+    """The claim tokens among ``tokens`` whose process is known dead: by
+    :func:`owner_is_dead`, and on PostgreSQL by the owner's advisory lock being gone."""
+    dead = [t for t in tokens if t and owner_is_dead(t)]
+    pg = {t: int(t.rsplit(".", 1)[1]) for t in tokens if t and t not in dead and _pg_id(t)}
+    if pg and s.get_bind().dialect.name == "postgresql":
+        held = set(
+            s.execute(
+                sa.text(
+                    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid::bigint = :ns AND objsubid = 2 AND granted"
+                ),
+                {"ns": PG_OWNER_NS},
+            ).scalars()
+        )
+        dead += [t for t, ident in pg.items() if ident not in held]
+    return dead
+
+
+def _pg_id(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 5 and parts[4].isdigit()
+
+
 def claim_owner() -> str:
     """``host.pid.start``: who is claiming (part of each claim token)."""
     pid = os.getpid()
@@ -225,7 +286,7 @@ def owner_is_dead(token: str) -> bool:
     this machine and its pid is gone, or now belongs to a process started later.
     Unknown (another machine, an old token): ``False``, the timeout decides."""
     parts = token.split(".")
-    if len(parts) != 4 or parts[1] != _host_tag() or not parts[2].isdigit():
+    if len(parts) not in (4, 5) or parts[1] != _host_tag() or not parts[2].isdigit():
         return False
     pid, started = int(parts[2]), parts[3]
     now_started = _start_ticks(pid)
@@ -292,11 +353,11 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
     return out
 
 
-def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime) -> dict:
+def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime, owner: str) -> dict:
     """Take the rows of several groups pending -> sending in one transaction, one claim
-    token per group, only while their deadline is open. Returns token -> rows."""
-    owner = claim_owner()
-    tokens = [f"{uuid.uuid4().hex[:24]}.{owner}" for _g in groups]
+    token per group (``random.owner``), only while their deadline is open. Returns
+    token -> rows."""
+    tokens = [f"{uuid.uuid4().hex[:16]}.{owner}" for _g in groups]
     still_open = (
         sa.select(deadlines.c.id)
         .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
@@ -339,7 +400,7 @@ def _finish(sessions: SessionFactory, token: str, rows, **values) -> None:
         )
 
 
-def _send_groups(config, sessions, transports, now, groups, report, should_stop) -> None:
+def _send_groups(config, sessions, transports, now, groups, report, should_stop, owner) -> None:
     from notifications.render import render
 
     tz = config.settings.timezone
@@ -367,7 +428,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                 return
             if i % CLAIM_BATCH == 0:
                 batch = groups[i : i + CLAIM_BATCH]
-                claimed = _claim_batch(sessions, batch, now)
+                claimed = _claim_batch(sessions, batch, now, owner)
                 tokens = dict(zip(map(id, batch), claimed, strict=True))
             token = tokens[id(g)]
             rows = claimed[token]
@@ -703,7 +764,7 @@ def next_wake(s, stuck_after: timedelta = timedelta(minutes=15)) -> datetime | N
         tokens = s.execute(
             sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
         ).scalars()
-        if any(t and owner_is_dead(t) for t in tokens):
+        if dead_tokens(s, list(tokens)):
             candidates.append(stuck)
     from engine.store.tables import UTCDateTime
 
