@@ -2,16 +2,21 @@
 
 The cycle (:func:`dispatch`):
 
-1. rows stuck in ``sending`` for longer than ``stuck_after`` (a process died while
-   sending) go back to ``pending``: at-least-once rather than silently dropped;
+1. rows left in ``sending`` by a process that died go back to ``pending`` (at once
+   when its death is known: :func:`dead_tokens`; else after ``stuck_after``):
+   at-least-once rather than silently dropped;
 2. open deadlines with ``next_send_at <= now`` get their outbox rows
    (:func:`engine.store.outbox.materialise_due`);
-3. pending rows with ``next_attempt_at <= now`` are grouped by (recipient, send
-   instant); each group is *claimed* with a conditional UPDATE (pending -> sending,
-   only while the deadline is still open), rendered as one digest and sent; the
-   rows are marked ``sent`` with the digest's deterministic Message-ID. Transient
-   failures (connection refused, timeout, 4xx) keep the rows pending with an
-   exponential backoff; permanent ones (5xx) mark them ``failed`` with the answer;
+3. pending rows with ``next_attempt_at <= now`` (and rows whose message could not
+   be built, every cycle) are grouped by recipient, whatever instant each was due
+   at: one message per person per cycle; each group is *claimed* with a conditional
+   UPDATE (pending -> sending, only while the deadline is still open), rendered as
+   one digest and sent; the rows are marked ``sent`` with the digest's
+   deterministic Message-ID. Transient failures (connection refused, timeout, 4xx,
+   552 to RCPT TO) keep the rows pending with an exponential backoff; permanent
+   ones (5xx) mark them ``failed`` with the answer; an error while building the
+   message keeps them pending (a defect, not a delivery failure: see
+   :func:`build_errors`);
 4. the admin gets one failure summary per local day listing failed rows not yet
    reported (itself an outbox row, stage ``failure-summary``, so it goes out once).
 
@@ -205,7 +210,10 @@ def _host_tag() -> str:
 
 def _start_ticks(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux ``/proc``), which
-    tells a reused pid from the original; ``None`` where ``/proc`` is not there."""
+    tells a reused pid from the original; ``"gone"`` when there is no such process;
+    ``None`` where ``/proc`` is not there (not Linux) or cannot be read."""
+    if not os.path.isdir("/proc/self"):
+        return None
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
