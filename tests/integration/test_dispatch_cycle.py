@@ -314,3 +314,15 @@ def test_the_daemon_wakes_at_once_for_a_dead_process_claims(tmp_path, smtp_serve
         assert dispatch_mod.next_wake(s) == at
     # alive: no sooner than the next stage (28/07) or the stuck timeout (08:15)
     assert alive_wake == at + timedelta(minutes=15)
+
+
+def test_without_proc_liveness_falls_back_to_kill(monkeypatch):
+    # Not Linux (no /proc): the pid alone decides, and a live process is never
+    # taken for dead.
+    host, pid, _start = claim_owner().split(".")
+    gone = dead_pid()
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: False if p == "/proc/self" else real_isdir(p))
+    assert claim_owner() == f"{host}.{pid}.-"
+    assert not owner_is_dead(f"x.{host}.{pid}.-")
+    assert owner_is_dead(f"x.{host}.{gone}.-")
