@@ -430,9 +430,21 @@ def status(
     if fmt not in ("table", "tsv", "json"):
         raise InputError(_("unknown --format {fmt!r}; use table, tsv or json").format(fmt=fmt))
     at = parse_now(now)
+    from engine.store.dispatch import build_errors
+
     cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s:
         lines = status_lines(s, cfg, at, unit=unit, everything=everything)
+        unbuilt, error = build_errors(s)
+    if unbuilt:
+        # On stderr, so --format json stays machine-readable.
+        typer.echo(
+            _(
+                "{n} reminder(s) not sent because of a configuration error "
+                "(they go out once it is fixed): {error}"
+            ).format(n=unbuilt, error=error),
+            err=True,
+        )
     if fmt == "json":
         _out(_dump_json([line.as_dict() for line in lines]))
         return
@@ -475,9 +487,19 @@ def run(
 
     daemon.setup_logging()
     if once:
+        # Exit codes (SPEC §5.1): 0 all due mail sent, 3 some deferred (server down,
+        # stopped by a signal, a message that could not be built), 4 some failed for
+        # good (with or without deferred).
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
         _out(str(report))
-        return
+        if report.stopped_by is not None:
+            typer.echo(
+                _(
+                    "stopped by signal {signal}: {n} reminder(s) left pending for the next run"
+                ).format(signal=report.stopped_by, n=report.left),
+                err=True,
+            )
+        raise typer.Exit(report.exit_code)
     if now is not None:
         raise InputError("--now is only for --once")
     daemon.run_forever(config, rules, os.environ)
