@@ -154,9 +154,9 @@ def summary_lines(config, today: date, events=()) -> list[str]:
         _("Reminder policies: {n} ({names})").format(
             n=len(config.policies), names=", ".join(config.policies)
         ),
-        _("Rules: {rules} in {files} files").format(
-            rules=len(config.rules), files=len(config.files)
-        ),
+        ngettext(
+            "Rules: {rules} in {files} file", "Rules: {rules} in {files} files", len(config.files)
+        ).format(rules=len(config.rules), files=len(config.files)),
     ]
     width = max((len(f) for f in config.files), default=0)
     for f, ids in config.files.items():

@@ -20,11 +20,16 @@ PLAN_2022 = ["plan", "--from", "2022-01-01", "--to", "2022-12-31"]
 EVENTS = ["--events", str(GOLDEN / "events-2022.yaml")]
 
 
-def hanchot(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def hanchot(
+    *args: str, cwd: Path = REPO, lang: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run hanchot in English (the suite's language), or in ``lang``."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
     }
     env["PYTHONPATH"] = str(REPO)
+    if lang is not None:
+        env["HANCHOT_LANG"] = lang
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", *args],
         cwd=cwd,
@@ -45,7 +50,7 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 
 # ------------------------------------------------------------------------- check
 def test_check_passes_on_the_repository():
-    r = hanchot("check", "--today", "2022-03-01")
+    r = hanchot("check", "--today", "2022-03-01", lang="vi")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0] == "Cấu hình hợp lệ: config và rules"
@@ -311,7 +316,7 @@ def test_plan_csv():
 
 
 def test_plan_table_has_vietnamese_dates_and_unit_names():
-    r = hanchot(*PLAN_2022, *EVENTS)
+    r = hanchot(*PLAN_2022, *EVENTS, lang="vi")
     assert r.returncode == 0, r.stderr
     assert "Thứ Sáu, 29/07/2022" in r.stdout
     assert "Thanh tra Sở (Pháp chế)" in r.stdout
