@@ -243,7 +243,9 @@ def shift(cal: WorkingCalendar, start: date, span: Span) -> date:
 
 
 def _past_9999(start: date, span: Span) -> str:
-    return _("{start} + {span} is past year 9999").format(start=start.isoformat(), span=span)
+    return _("{start} + {span} is past year 9999").format(
+        start=start.isoformat(), span=span.for_people()
+    )
 
 
 _DAYS, _WORKING_DAYS, _WEEKS = Unit.DAYS, Unit.WORKING_DAYS, Unit.WEEKS

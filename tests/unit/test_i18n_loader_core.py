@@ -21,7 +21,7 @@ import pytest
 from engine.core.calendar import WorkingCalendar, format_day, format_vi
 from engine.core.periods import parse_period
 from engine.core.plan_phrases import read_timing
-from engine.core.spans import Roll, Span, Unit, explain_span, parse_date, parse_span
+from engine.core.spans import Roll, Span, Unit, add_span, explain_span, parse_date, parse_span
 from engine.errors import ConfigError, InputError
 from engine.loader.config import load_config
 from engine.loader.events import read_events
@@ -329,3 +329,16 @@ def test_events_file_errors(tmp_path, lang, language, message):
     with pytest.raises(ConfigError) as e:
         read_events(ev)
     assert [f"{Path(p.file).name}:{p.line}: {p.message}" for p in e.value.problems] == [message]
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        # 9990-01-01 + 36,525 days (100 years) would be in the year 10089.
+        ("vi", "9990-01-01 + 36525 ngày vượt quá năm 9999"),
+        ("en", "9990-01-01 + 36525 days is past year 9999"),
+    ],
+)
+def test_past_year_9999_says_the_span_in_the_language(lang, cal, language, message):
+    lang(language)
+    assert error_of(add_span, cal, date(9990, 1, 1), Span(36525, Unit.DAYS)) == message
