@@ -19,6 +19,7 @@ a row twice.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from engine.errors import ConfigError, HanchotError
+from engine.errors import ConfigError, HanchotError, InputError
 from engine.i18n import _
 from engine.store import db
 from engine.store.dispatch import (
@@ -169,7 +170,7 @@ class Daemon:
         try:
             self.sessions = db.session_factory(self.engine)
             self._transports()
-            self._materialise(now, "start")
+            self._materialise(now, _("deadlines at start: {report}"))
             self._scheduler = BlockingScheduler(
                 timezone=UTC,
                 executors={"default": ThreadPoolExecutor(1)},
@@ -179,20 +180,26 @@ class Daemon:
             self._schedule(now)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
-            log.info(
-                "hanchot daemon started on %s (%d rules); next wake-up %s",
-                sa.engine.make_url(url).render_as_string(hide_password=True),
-                len(self.config.rules),
-                self._wake.isoformat() if self._wake else "none",
-            )
+            where = sa.engine.make_url(url).render_as_string(hide_password=True)
+            n = len(self.config.rules)
+            if self._wake is None:
+                started = _("hanchot daemon started on {database} ({n} rules); nothing to send")
+                log.info(started.format(database=where, n=n))
+            else:
+                started = _("hanchot daemon started on {database} ({n} rules); next wake-up {wake}")
+                log.info(started.format(database=where, n=n, wake=self._wake.isoformat()))
             self._scheduler.start()
         finally:
             lock.release()
             self.engine.dispose()
-            log.info("hanchot daemon stopped")
+            log.info(_("hanchot daemon stopped"))
 
     def _on_signal(self, signum, _frame) -> None:
-        log.info("signal %d: finishing the current message, then stopping", signum)
+        log.info(
+            _("{signal}: finishing the current message, then stopping").format(
+                signal=signal.Signals(signum).name
+            )
+        )
         self.stop()
 
     def stop(self) -> None:
@@ -208,6 +215,7 @@ class Daemon:
         )
 
     def _materialise(self, now: datetime, why: str) -> None:
+        """Materialise as of ``now``; ``why`` is the log line's ``{report}`` template."""
         with self.sessions() as s, s.begin():
             report = materialise(s, self.config, now)
             self._events_mark = tuple(
@@ -215,7 +223,7 @@ class Daemon:
             )
         self._day = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
         if report.created or report.updated or report.cancelled or report.reopened:
-            log.info("deadlines (%s): %s", why, report)
+            log.info(why.format(report=report))
 
     def _schedule(self, now: datetime, wake: datetime | None = None) -> None:
         """Put the dispatch job at the database's next wake-up (never in the past)."""
@@ -248,11 +256,11 @@ class Daemon:
                 should_stop=self.stopping.is_set,
             )
         except Exception:  # the database went away...: log, try again in a minute
-            log.exception("dispatch cycle failed; retrying in 60 s")
+            log.exception(_("dispatch cycle failed; retrying in 60 s"))
             self._schedule(now, now + timedelta(seconds=60))
             return
         if report.digests_sent or report.failed or report.deferred:
-            log.info("cycle at %s: %s", now.isoformat(), report)
+            log.info(_("cycle at {now}: {report}").format(now=now.isoformat(), report=report))
         if not self.stopping.is_set():
             self._schedule(now, report.next_wake)
 
@@ -266,12 +274,12 @@ class Daemon:
                 mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
             today = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
             if mark != self._events_mark:
-                self._materialise(now, "new events")
+                self._materialise(now, _("deadlines after new events: {report}"))
             elif today != self._day:
-                self._materialise(now, "new day")
+                self._materialise(now, _("deadlines on a new day: {report}"))
             self._schedule(now)
         except Exception:
-            log.exception("periodic check failed")
+            log.exception(_("periodic check failed"))
 
     def _reload_if_changed(self, now: datetime) -> None:
         sig = files_signature(self.config_dir, self.rules_dir)
@@ -280,18 +288,19 @@ class Daemon:
         self._signature = sig
         try:
             new = _load(self.config_dir, self.rules_dir, now)
-        except ConfigError as e:
-            log.error("new configuration rejected; still running the previous one:\n%s", e)
-            return
         except HanchotError as e:
-            log.error("new configuration rejected; still running the previous one: %s", e)
+            # A ConfigError lists its file:line: problems one per line, below the
+            # headline; any other error is one line.
+            sep = "\n" if isinstance(e, ConfigError) else " "
+            rejected = _("new configuration rejected; still running the previous one:")
+            log.error(f"{rejected}{sep}{e}")
             return
         if new.settings.database != self.config.settings.database:
-            log.warning("the database setting changed; restart hanchot to use it")
+            log.warning(_("the database setting changed; restart hanchot to use it"))
         self.config = new
         self._transports()
-        log.info("configuration reloaded (%d rules)", len(new.rules))
-        self._materialise(now, "configuration changed")
+        log.info(_("configuration reloaded ({n} rules)").format(n=len(new.rules)))
+        self._materialise(now, _("deadlines after the configuration changed: {report}"))
         with self.sessions() as s:
             unbuilt, _error = build_errors(s)
         if unbuilt:  # the fix may be in this edit: try them now, not after the backoff
@@ -300,5 +309,15 @@ class Daemon:
 
 def run_forever(config_dir: Path, rules_dir: Path, env: Mapping[str, str]) -> None:
     """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``."""
-    poll = float(env.get("HANCHOT_POLL_SECONDS") or 30)
+    raw = env.get("HANCHOT_POLL_SECONDS") or "30"
+    try:
+        poll = float(raw)
+    except ValueError:
+        poll = math.nan
+    if not (math.isfinite(poll) and poll > 0):
+        raise InputError(
+            _("HANCHOT_POLL_SECONDS must be a positive number of seconds, not {value!r}").format(
+                value=raw
+            )
+        )
     Daemon(config_dir, rules_dir, env, poll_seconds=poll).run()

@@ -1,6 +1,7 @@
 """Mail for hanchot: rendering reminder digests and handing them to a transport.
 
-This package depends only on :mod:`engine.core` and :mod:`engine.errors`; the daemon
+This package depends only on :mod:`engine.core`, :mod:`engine.errors` and
+:mod:`engine.i18n` (the operator's error messages; the mail itself is Vietnamese); the daemon
 and the CLI decide *what* to send and *when*, this package decides *how it looks* and
 *how it leaves*.
 """

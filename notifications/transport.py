@@ -26,6 +26,7 @@ from typing import Literal, Protocol, Self
 import yagmail
 
 from engine.errors import SendError
+from engine.i18n import _
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -102,7 +103,8 @@ class FileTransport:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as e:
-            raise SendError(f"cannot write {path}: {e}", retryable=True) from e
+            msg = _("cannot write {path}: {error}").format(path=path, error=e)
+            raise SendError(msg, retryable=True) from e
 
     def close(self) -> None:
         """Nothing to release."""
@@ -123,7 +125,7 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def send_error_from(exc: BaseException, *, where: str = "SMTP server") -> SendError:
+def send_error_from(exc: BaseException, *, where: str | None = None) -> SendError:
     """Classify an exception raised while talking SMTP as a :class:`SendError`.
 
     Retryable: refused or reset connections, timeouts, a dropped connection
@@ -133,10 +135,12 @@ def send_error_from(exc: BaseException, *, where: str = "SMTP server") -> SendEr
     5xx reply (refused recipient, sender or data, failed login), a certificate that
     does not verify, a server without STARTTLS, and anything else unexpected. The
     message carries the server's code and text (``550 5.1.1 mailbox unavailable``)
-    and never a password.
+    and never a password. ``where`` names the server (default: "SMTP server").
     """
     if isinstance(exc, SendError):
         return exc
+    if where is None:
+        where = _("SMTP server")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refused = exc.recipients or {}
         detail = "; ".join(
@@ -145,44 +149,51 @@ def send_error_from(exc: BaseException, *, where: str = "SMTP server") -> SendEr
         # RFC 5321 §4.5.3.1.10: a 552 to RCPT TO (too many recipients, mailbox full)
         # is to be treated as the temporary 452.
         temporary = bool(refused) and all(
-            400 <= code < 500 or code == 552 for code, _ in refused.values()
+            400 <= code < 500 or code == 552 for code, _text_ in refused.values()
         )
-        return SendError(f"{where} refused the recipient: {detail}", retryable=temporary)
+        msg = _("{where} refused the recipient: {detail}").format(where=where, detail=detail)
+        return SendError(msg, retryable=temporary)
     if isinstance(exc, smtplib.SMTPConnectError):
-        return SendError(
-            f"{where} refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}",
-            retryable=True,
+        msg = _("{where} refused the connection: {code} {text}").format(
+            where=where, code=exc.smtp_code, text=_text(exc.smtp_error)
         )
+        return SendError(msg, retryable=True)
     if isinstance(exc, smtplib.SMTPResponseException):
         code, text = exc.smtp_code, _text(exc.smtp_error)
-        what = {
-            smtplib.SMTPSenderRefused: "refused the sender",
-            smtplib.SMTPDataError: "refused the message",
-            smtplib.SMTPAuthenticationError: "refused the login (check smtp.user and "
-            "HANCHOT_SMTP_PASSWORD)",
-            smtplib.SMTPHeloError: "refused the greeting",
-        }.get(type(exc), "replied")
-        return SendError(f"{where} {what}: {code} {text}", retryable=400 <= code < 500)
+        answers = {
+            smtplib.SMTPSenderRefused: _("{where} refused the sender: {code} {text}"),
+            smtplib.SMTPDataError: _("{where} refused the message: {code} {text}"),
+            smtplib.SMTPAuthenticationError: _(
+                "{where} refused the login (check smtp.user and HANCHOT_SMTP_PASSWORD): "
+                "{code} {text}"
+            ),
+            smtplib.SMTPHeloError: _("{where} refused the greeting: {code} {text}"),
+        }
+        msg = answers.get(type(exc)) or _("{where} replied: {code} {text}")
+        return SendError(msg.format(where=where, code=code, text=text), retryable=400 <= code < 500)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return SendError(f"{where} closed the connection: {exc}", retryable=True)
+        msg = _("{where} closed the connection: {error}").format(where=where, error=exc)
+        return SendError(msg, retryable=True)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return SendError(
-            f"{where} does not support this ({exc}); check smtp.security", retryable=False
-        )
+        msg = _("{where} does not support this ({error}); check smtp.security")
+        return SendError(msg.format(where=where, error=exc), retryable=False)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return SendError(
-            f"{where} presented a certificate that does not verify: {exc.verify_message}",
-            retryable=False,
-        )
+        msg = _("{where} presented a certificate that does not verify: {reason}")
+        return SendError(msg.format(where=where, reason=exc.verify_message), retryable=False)
     if isinstance(exc, ConnectionRefusedError):
-        return SendError(f"{where} refused the connection (nothing listening?)", retryable=True)
+        msg = _("{where} refused the connection (nothing listening?)").format(where=where)
+        return SendError(msg, retryable=True)
     if isinstance(exc, TimeoutError):  # socket.timeout is an alias of it
-        return SendError(f"{where} timed out", retryable=True)
+        return SendError(_("{where} timed out").format(where=where), retryable=True)
     if isinstance(exc, OSError):
         # Resets, unreachable networks, DNS failures, TLS handshake errors: the
         # network or the server may be back later.
-        return SendError(f"{where}: network error: {exc}", retryable=True)
-    return SendError(f"{where}: unexpected {type(exc).__name__}: {exc}", retryable=False)
+        msg = _("{where}: network error: {error}").format(where=where, error=exc)
+        return SendError(msg, retryable=True)
+    msg = _("{where}: unexpected {kind}: {error}").format(
+        where=where, kind=type(exc).__name__, error=exc
+    )
+    return SendError(msg, retryable=False)
 
 
 def _envelope(msg: Message) -> tuple[str, list[str]]:
@@ -193,7 +204,7 @@ def _envelope(msg: Message) -> tuple[str, list[str]]:
             if structured is not None:
                 found.extend(a.addr_spec for a in structured)
             else:
-                found.extend(addr for _, addr in getaddresses([str(header)]) if addr)
+                found.extend(addr for _name, addr in getaddresses([str(header)]) if addr)
         return found
 
     senders = addresses("Sender") or addresses("From")
@@ -274,7 +285,7 @@ class SmtpTransport:
     @property
     def where(self) -> str:
         """``SMTP server host:port``, as error messages name it."""
-        return f"SMTP server {self.host}:{self.port}"
+        return _("SMTP server {host}:{port}").format(host=self.host, port=self.port)
 
     @property
     def connected(self) -> bool:
@@ -333,7 +344,7 @@ class SmtpTransport:
         if self._recently_ok() and not self._readable():
             return True  # NOOP would only repeat what the last reply just said
         try:
-            code, _ = self._yag.smtp.noop()
+            code, _reply = self._yag.smtp.noop()
         except (smtplib.SMTPException, OSError):
             return False
         if code == 250:
@@ -358,7 +369,7 @@ class SmtpTransport:
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            readable, _w, _x = select.select([sock], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)

@@ -136,14 +136,19 @@ def os_fault(e: OSError, what: str) -> StoreError:
 #: is named in :func:`db_fault` messages.
 _opened: list[tuple[str, Path | None]] = []
 
-_SQLITE_FAULTS = (
-    # (text in SQLite's message, what to tell the admin)
-    ("file is not a database", "is not a SQLite database file"),
-    ("database disk image is malformed", "is damaged (malformed); restore it from a backup"),
-    ("unable to open database file", "cannot be opened"),
-    ("readonly database", "is read-only for this user"),
-    ("disk i/o error", "cannot be read or written"),
-)
+
+def _sqlite_faults() -> tuple[tuple[str, str], ...]:
+    """(text in SQLite's message, what to tell the admin), in the current language."""
+    return (
+        ("file is not a database", _("is not a SQLite database file")),
+        (
+            "database disk image is malformed",
+            _("is damaged (malformed); restore it from a backup"),
+        ),
+        ("unable to open database file", _("cannot be opened")),
+        ("readonly database", _("is read-only for this user")),
+        ("disk i/o error", _("cannot be read or written")),
+    )
 
 
 def _no_room(reason: str, path: Path | None) -> bool:
@@ -181,7 +186,7 @@ def fault_for(reason: str, where: str, path: Path | None) -> StoreError | None:
     if "database or disk is full" in low or "no space left" in low or _no_room(low, path):
         msg = _("the disk holding {where} is full; nothing was changed ({reason})")
         return DiskFull(msg.format(where=where, reason=reason))
-    for needle, text in _SQLITE_FAULTS:
+    for needle, text in _sqlite_faults():
         if needle in low:
             msg = _("the database {where} {problem} ({reason})")
             return DatabaseFault(msg.format(where=where, problem=text, reason=reason))
@@ -299,7 +304,8 @@ def make_engine(url: str) -> Engine:
         reason = str(e).replace(url, where)
         if u.password:
             reason = reason.replace(str(u.password), "***")
-        raise StoreError(f"cannot use database {where}: {reason}") from None
+        msg = _("cannot use the database {where}: {reason}")
+        raise StoreError(msg.format(where=where, reason=reason)) from None
 
 
 def session_factory(engine: Engine) -> SessionFactory:
@@ -350,7 +356,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             serialise(conn, PG_MIGRATE_KEY)
             command.upgrade(_alembic_config(conn), revision)
     except CommandError as e:
-        raise StoreError(f"cannot migrate the database: {e}") from None
+        raise StoreError(_("cannot migrate the database: {error}").format(error=e)) from None
     except sa.exc.DBAPIError as e:
         fault = db_fault(e)
         if fault is None:
@@ -406,8 +412,10 @@ class DaemonLock:
                 pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                 os.close(fd)
                 raise StoreError(
-                    f"another hanchot daemon is running on {path} (pid {pid}); "
-                    "stop it first or use a different database"
+                    _(
+                        "another hanchot daemon is running on {path} (pid {pid}); "
+                        "stop it first or use a different database"
+                    ).format(path=path, pid=pid)
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -419,7 +427,11 @@ class DaemonLock:
             if not got.scalar():
                 conn.close()
                 where = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-                raise StoreError(f"another hanchot daemon is running on {where}; stop it first")
+                raise StoreError(
+                    _("another hanchot daemon is running on {where}; stop it first").format(
+                        where=where
+                    )
+                )
             conn.commit()
             self._conn = conn
 

@@ -85,7 +85,6 @@ def transport_factory(settings: Settings, password: str | None = None) -> Transp
         return lambda: FileTransport(settings.mail_dir)
     if smtp.user and not password:
         from engine.errors import ConfigError
-        from engine.i18n import _
 
         raise ConfigError(
             _(
@@ -120,9 +119,16 @@ class DispatchReport:
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
-            f"{self.digests_sent} messages sent ({self.rows_sent} reminders), "
-            f"{self.failed} failed, {self.deferred} deferred, {self.superseded} superseded"
+        # One line that scripts read: the same fields in both languages.
+        return _(
+            "{sent} messages sent ({reminders} reminders), {failed} failed, "
+            "{deferred} deferred, {superseded} superseded"
+        ).format(
+            sent=self.digests_sent,
+            reminders=self.rows_sent,
+            failed=self.failed,
+            deferred=self.deferred,
+            superseded=self.superseded,
         )
 
     @property
@@ -429,7 +435,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop,
         transport = transport_cm.__enter__()
     except SendError as e:
         # Cannot even connect (or log in): nothing was sent, everything waits.
-        log.error("mail server unavailable: %s", e.message)
+        log.error(_("mail server unavailable: {error}").format(error=e.message))
         report.errors.append(e.message)
         _defer(sessions, groups, now, report, e.message)
         return
@@ -438,7 +444,9 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop,
             if should_stop():
                 _release(sessions, claimed, now)
                 report.left += sum(len(gr.ids) for gr in groups[i:])
-                log.info("stopping: %d digests left for the next cycle", len(groups) - i)
+                log.info(
+                    _("stopping: {n} digest(s) left for the next cycle").format(n=len(groups) - i)
+                )
                 return
             if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                 _release(sessions, claimed, now)
@@ -482,7 +490,11 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop,
                     )
                     report.deferred += len(rows)
                     report.errors.append(f"{g.recipient}: {e.message}")
-                    log.warning("deferred %s to %s: %s", mid, g.recipient, e.message)
+                    log.warning(
+                        _("deferred {message_id} to {recipient}: {error}").format(
+                            message_id=mid, recipient=g.recipient, error=e.message
+                        )
+                    )
                 else:
                     _fail(sessions, token, rows, e.message, now, report)
                 continue
@@ -491,7 +503,11 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop,
             report.digests_sent += 1
             report.rows_sent += len(rows)
             n = len({r.deadline_id for r in rows})
-            log.info("sent %s to %s: %d deadline(s)", mid, g.recipient, n)
+            log.info(
+                _("sent {message_id} to {recipient}: {n} deadline(s)").format(
+                    message_id=mid, recipient=g.recipient, n=n
+                )
+            )
 
 
 def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
@@ -522,7 +538,11 @@ def _fail(sessions, token, rows, error: str, now, report) -> None:
     _finish(sessions, token, rows, state=FAILED, last_error=error, updated_at=now)
     report.failed += len(rows)
     report.errors.append(f"{rows[0].recipient}: {error}")
-    log.error("failed for good to %s: %s", rows[0].recipient, error)
+    log.error(
+        _("failed for good to {recipient}: {error}").format(
+            recipient=rows[0].recipient, error=error
+        )
+    )
     with sessions() as s, s.begin():
         for r in rows:
             log_change(

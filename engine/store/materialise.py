@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.config import Config
 from engine.core.rules import Event, plan
+from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.db import PG_MATERIALISE_KEY, serialise
 from engine.store.outbox import first_instant, next_instant_after, require_aware
@@ -46,9 +47,13 @@ class MaterialiseReport:
     rescheduled: int = 0
 
     def __str__(self) -> str:
-        return (
-            f"{self.created} created, {self.updated} updated, {self.cancelled} cancelled, "
-            f"{self.reopened} reopened"
+        return _(
+            "{created} created, {updated} updated, {cancelled} cancelled, {reopened} reopened"
+        ).format(
+            created=self.created,
+            updated=self.updated,
+            cancelled=self.cancelled,
+            reopened=self.reopened,
         )
 
 

@@ -105,8 +105,10 @@ def record_event(
         if old.date == when and (old.attrs or {}) == attrs:
             return False
         raise InputError(
-            f"event {type_} {event_id} is already recorded (date {old.date.isoformat()}, "
-            f"attributes {old.attrs or {}}); use another id"
+            _(
+                "event {type} {id} is already recorded (date {date}, attributes {attrs}); "
+                "use another id"
+            ).format(type=type_, id=event_id, date=old.date.isoformat(), attrs=old.attrs or {})
         )
     res = session.execute(
         events.insert().values(
@@ -166,7 +168,7 @@ def remove_event(
     """
     now = require_aware(now)
     if not reason.strip():
-        raise InputError(_("--reason must not be empty"))
+        raise InputError(_("{option} must not be empty").format(option="--reason"))
     row = session.execute(
         sa.select(events).where(events.c.type == type_, events.c.event_id == event_id)
     ).first()
@@ -275,14 +277,16 @@ def close_deadline(
     if status not in (DONE, WAIVED):
         raise ValueError(status)
     if not text.strip():
-        what = "--evidence" if status == DONE else "--reason"
-        raise InputError(f"{what} must not be empty")
+        option = "--evidence" if status == DONE else "--reason"
+        raise InputError(_("{option} must not be empty").format(option=option))
     row = session.execute(
         sa.select(deadlines).where(deadlines.c.rule_id == rule_id, deadlines.c.key == key)
     ).first()
     if row is None:
         raise StoreError(
-            f"no deadline {rule_id} {key}; `hanchot status` or `hanchot plan` lists them"
+            _("no deadline {rule} {key}; `hanchot status` or `hanchot plan` lists them").format(
+                rule=rule_id, key=key
+            )
         )
     if row.status != OPEN:
         if row.closed_at is None:
@@ -389,7 +393,7 @@ def status_lines(
     want: set[str] | None = None
     if unit is not None:
         if not directory.known(unit):
-            raise InputError(f"unknown unit {unit!r}; see config/units.yaml")
+            raise InputError(_("unknown unit {unit!r}; see config/units.yaml").format(unit=unit))
         want = set(directory.expand(unit))
 
     def units_of(ref: str) -> set[str]:

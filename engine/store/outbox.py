@@ -28,6 +28,7 @@ from engine.core.escalation import Policy, Stage, send_instant
 from engine.core.spans import add_span
 from engine.core.units import Directory, Recipient
 from engine.errors import CalendarRangeError
+from engine.i18n import _
 from engine.store.tables import OPEN, PENDING, SUPERSEDED, deadlines, outbox
 
 log = logging.getLogger("hanchot.outbox")
@@ -117,7 +118,11 @@ def stage_recipients(
         try:
             found = directory.recipients(audience, lead, tuple(coordinating))
         except KeyError as e:
-            log.warning("stage %r: unknown unit, group or role %s; skipped", stage.at, e)
+            log.warning(
+                _("stage {stage!r}: unknown unit, group or role {name}; skipped").format(
+                    stage=stage.at, name=e
+                )
+            )
             continue
         for r in found:
             seen.setdefault(r.email.lower(), r)

@@ -38,6 +38,8 @@ def site(tmp_path: Path) -> Path:
 
 
 def hanchot(site: Path, *args: str, env: dict | None = None, umask: int | None = None):
+    # The suite's language (HANCHOT_LANG=en, tests/conftest.py) is kept: these tests
+    # assert the English messages.
     environ = {
         k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
     }
