@@ -48,8 +48,10 @@ class _CachedHeaderRegistry(HeaderRegistry):
 def header_text(text: str) -> str:
     """``text`` made fit for a header: control characters (C0, C1, DEL) and line or
     paragraph separators become spaces, unpaired surrogates U+FFFD, runs of spaces
-    one space, and the ends are stripped. The result never contains a line break."""
-    if text.isascii() and text.isprintable() and "  " not in text and text == text.strip(" "):
+    one space, and the ends are stripped of every kind of white space (a trailing
+    no-break space would be dropped by a reader's parser anyway). The result never
+    contains a line break."""
+    if text.isascii() and text.isprintable() and "  " not in text and text == text.strip():
         return text
     out = []
     for ch in text:
@@ -60,7 +62,7 @@ def header_text(text: str) -> str:
             out.append("\ufffd")
         else:
             out.append(ch)
-    return _SPACES.sub(" ", "".join(out)).strip(" ")
+    return _SPACES.sub(" ", "".join(out)).strip()
 
 
 _SPACES = re.compile(" {2,}")

@@ -481,22 +481,6 @@ def status(
 
 
 # ------------------------------------------------------------------ run
-def run_report_line(report) -> str:
-    """``run --once``'s one line on stdout: what the cycle sent, failed, deferred."""
-    # The English text is the one scripts have parsed since the first release
-    # ("1 messages sent"), so it keeps its wording, plural or not.
-    return _(
-        "{messages} messages sent ({reminders} reminders), {failed} failed, "
-        "{deferred} deferred, {superseded} superseded"
-    ).format(
-        messages=report.digests_sent,
-        reminders=report.rows_sent,
-        failed=report.failed,
-        deferred=report.deferred,
-        superseded=report.superseded,
-    )
-
-
 @app.command()
 def run(
     once: Annotated[
@@ -522,7 +506,7 @@ def run(
         # stopped by a signal, a message that could not be built), 4 some failed for
         # good (with or without deferred).
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
-        _out(run_report_line(report))
+        _out(str(report))
         if report.stopped_by is not None:
             typer.echo(
                 _(

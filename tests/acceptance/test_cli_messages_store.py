@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIRST_STAGE = "2022-07-22T08:00+07:00"
 REPORT = {
     "en": "1 messages sent (1 reminders), 0 failed, 0 deferred, 0 superseded",
-    "vi": "1 thư đã gửi (1 thư nhắc), 0 thất bại, 0 hoãn lại, 0 không cần gửi nữa",
+    "vi": "Đã gửi 1 thư (1 lời nhắc), 0 thất bại, 0 hoãn lại, 0 được thay bằng lần nhắc sau",
 }
 SENT_LOG = {
     "en": "sent <{mid}> to vanphong@example.gov.vn: 1 deadline(s)",

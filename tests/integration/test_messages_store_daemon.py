@@ -56,7 +56,7 @@ def test_report_lines(lang):
             "3 created, 1 updated, 2 cancelled, 0 reopened",
         ),
         "vi": (
-            "2 thư đã gửi (5 thư nhắc), 1 thất bại, 3 hoãn lại, 4 không cần gửi nữa",
+            "Đã gửi 2 thư (5 lời nhắc), 1 thất bại, 3 hoãn lại, 4 được thay bằng lần nhắc sau",
             "3 tạo mới, 1 cập nhật, 2 hủy, 0 mở lại",
         ),
     }
