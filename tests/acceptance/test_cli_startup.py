@@ -103,3 +103,16 @@ def test_sqlite_shortcut_agrees_with_sqlalchemy(url, base):
             hide_password=False
         )
     assert absolute_sqlite_url(url, Path(base)) == expected
+
+
+def test_run_once_with_nothing_due_imports_no_mail_and_no_alembic(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "rules").mkdir()
+    now = ("--now", "2022-01-03T08:00:00+07:00")
+    imported("run", "--once", *now, cwd=tmp_path)  # creates and migrates the database
+    mods = imported("run", "--once", *now, cwd=tmp_path)
+    assert "engine.store.materialise" in mods
+    for heavy in ("alembic", "jinja2", "notifications", "notifications.transport"):
+        assert heavy not in mods, heavy
