@@ -843,7 +843,7 @@ def load_config(
         files.setdefault(str(p), [])
     c.raise_if_any()
     if clock_year is not None and FIRST_YEAR < clock_year < LAST_YEAR:
-        calendar.is_working_day(date(clock_year, 1, 1))  # cover clock_year ± 1
+        calendar.is_working_day(date(clock_year, 1, 1))  # cover clock_year
     return Config(
         settings=settings,
         directory=directory or Directory({}, {}, {}),

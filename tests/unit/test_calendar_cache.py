@@ -117,7 +117,7 @@ def test_files_are_private_and_no_temporary_file_is_left(tmp_path):
     for d in (tmp_path / "var", tmp_path / "var" / "cache", where):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700
     names = sorted(p.name for p in where.iterdir())
-    assert names == ["2021.json", "2022.json", "2023.json"]  # 2022 ± 1, nothing else
+    assert names == ["2022.json"]  # only the year asked about
     for p in where.iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == 0o600
 
@@ -181,3 +181,17 @@ def test_a_changed_local_calendar_is_seen_at_once(tmp_path):
     cal = load_calendar(config)
     assert not cal.is_working_day(date(2027, 3, 5))
     assert cal.why_not_working(date(2027, 3, 5)) == "Thông báo của UBND tỉnh"
+
+
+def test_only_the_years_a_question_touches_are_computed():
+    compute = Counting()
+    cal = WorkingCalendar(source=compute)
+    # 11/03/2022 + 30 days: everything happens in 2022.
+    assert cal.next_working_day(date(2022, 4, 10)) == date(2022, 4, 12)
+    assert compute.years == [2022]
+    assert cal.covered_years() == (2022, 2022)
+    # Crossing into 2023 computes 2023 then: Fri 30/12/2022 + 1 working day. 31/12 and
+    # 01/01 are a weekend, Mon 02/01/2023 is New Year's day off in lieu (Tết Dương
+    # lịch on a Sunday), so the answer is Tue 03/01/2023.
+    assert cal.add_working_days(date(2022, 12, 30), 1) == date(2023, 1, 3)
+    assert 2023 in compute.years and 2021 not in compute.years
