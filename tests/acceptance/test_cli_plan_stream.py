@@ -121,3 +121,23 @@ def test_json_lines_are_written_before_the_last_row_is_made():
         "title": "Báo cáo\nquý",
         "explain": [{"step": "x"}],
     }
+
+
+def test_json_array_matches_dumps_for_every_json_type():
+    rows = [
+        {
+            "s": 'Báo "cáo"\t\\ \u2028 \x1b',
+            "n": None,
+            "t": True,
+            "f": False,
+            "i": -3,
+            "x": 0.1,
+            "empty_list": [],
+            "empty_dict": {},
+            "nested": [{"a": [1, {"b": []}]}, "c"],
+        },
+        {},
+    ]
+    out = io.StringIO()
+    write_json_array(iter(rows), out)
+    assert out.getvalue() == json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
