@@ -219,9 +219,10 @@ def register_commands(argv: list[str] | None = None) -> None:
     command, every module otherwise (``--help``, a typo: the full list is shown)."""
     import importlib
 
-    first = next((a for a in argv or () if not a.startswith("-")), None)
-    modules = COMMAND_MODULES.get(first or "", ALL_COMMAND_MODULES) if argv else None
-    for name in ALL_COMMAND_MODULES if modules is None else modules:
+    # An option before the command (`hanchot --help due`) is about the whole app.
+    first = argv[0] if argv and not argv[0].startswith("-") else ""
+    modules = COMMAND_MODULES.get(first, ALL_COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(f"engine.commands.{name}")
 
 

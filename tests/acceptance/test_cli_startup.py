@@ -116,3 +116,16 @@ def test_run_once_with_nothing_due_imports_no_mail_and_no_alembic(tmp_path):
     assert "engine.store.materialise" in mods
     for heavy in ("alembic", "jinja2", "notifications", "notifications.transport"):
         assert heavy not in mods, heavy
+
+
+def test_root_help_before_a_command_name_lists_every_command():
+    r = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "--help", "due"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 0
+    assert " status " in r.stdout and " check " in r.stdout
