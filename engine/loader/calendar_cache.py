@@ -7,7 +7,8 @@ with a cache read and written here, at the loader edge, so the core stays pure.
 
 - One JSON file per year, ``<data dir>/cache/calendar/<year>.json``; the data
   directory is ``var/`` beside the configuration directory (where
-  ``settings.database`` and ``mail_dir`` live by default).
+  ``settings.database`` and ``mail_dir`` live by default). It is used only when it
+  exists: no command creates ``var/`` just for the cache.
 - Each file carries a key: a format number, the ``holidays`` version, and a hash of
   the calendar code and shipped corrections (``engine/core/calendar.py``,
   ``engine/core/calendar_corrections.py``) and of the local ``calendar.yaml``
@@ -212,9 +213,14 @@ def calendar_source(
     extra_working_days: Mapping[date, str] | None = None,
 ) -> HolidaySource:
     """The year source for the deployment of ``config_dir``: cached under its data
-    directory when ``config_dir`` exists, the plain computation otherwise (``due``
-    run with no configuration writes nothing)."""
-    if config_dir is None or not Path(config_dir).is_dir():
+    directory when that exists, the plain computation otherwise.
+
+    The data directory is not created here: reading commands (``due``, ``check``,
+    ``plan``, ``status``) never create ``var/`` (a wrong ``--config`` or current
+    directory must leave nothing behind). ``hanchot run`` and ``event add`` create it
+    with the SQLite database or the mail directory; elsewhere ``mkdir -m 700 var``.
+    """
+    if config_dir is None or not data_dir(config_dir).is_dir():
         return vietnam_year
     try:
         key = cache_key(extra_days_off, extra_working_days)

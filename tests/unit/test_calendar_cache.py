@@ -107,14 +107,22 @@ def test_unwritable_cache_is_only_slower(tmp_path):
     assert compute.years == [2022, 2022]
 
 
-def test_files_are_private_and_no_temporary_file_is_left(tmp_path):
+def deployment(tmp_path: Path) -> Path:
+    """A configuration directory with its data directory ``var/`` (as ``hanchot run``
+    leaves it)."""
     config = tmp_path / "config"
     config.mkdir()
+    (tmp_path / "var").mkdir(mode=0o700)
+    return config
+
+
+def test_files_are_private_and_no_temporary_file_is_left(tmp_path):
+    config = deployment(tmp_path)
     cal = load_calendar(config)
     assert cal.is_working_day(date(2022, 7, 29))  # a Friday
     where = cache_dir(config)
     assert where == tmp_path / "var" / "cache" / "calendar"
-    for d in (tmp_path / "var", tmp_path / "var" / "cache", where):
+    for d in (tmp_path / "var" / "cache", where):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700
     names = sorted(p.name for p in where.iterdir())
     assert names == ["2022.json"]  # only the year asked about
@@ -123,8 +131,7 @@ def test_files_are_private_and_no_temporary_file_is_left(tmp_path):
 
 
 def test_deleting_the_cache_is_safe(tmp_path):
-    config = tmp_path / "config"
-    config.mkdir()
+    config = deployment(tmp_path)
     load_calendar(config).is_working_day(date(2022, 1, 3))
     for p in cache_dir(config).iterdir():
         p.unlink()
@@ -137,6 +144,15 @@ def test_no_configuration_directory_writes_nothing(tmp_path):
     missing = tmp_path / "config"
     assert calendar_source(missing) is vietnam_year
     assert not (tmp_path / "var").exists()
+
+
+def test_no_data_directory_is_created_for_the_cache(tmp_path):
+    # Reading commands never create var/ (tests/acceptance/test_cli_paths.py).
+    config = tmp_path / "config"
+    config.mkdir()
+    assert calendar_source(config) is vietnam_year
+    assert load_calendar(config).is_working_day(date(2022, 7, 29))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
 
 
 def test_key_follows_the_local_calendar_and_the_holidays_version(monkeypatch):
@@ -169,8 +185,7 @@ def test_holidays_version_names_the_installed_release():
 
 
 def test_a_changed_local_calendar_is_seen_at_once(tmp_path):
-    config = tmp_path / "config"
-    config.mkdir()
+    config = deployment(tmp_path)
     # Fri 05/03/2027 is an ordinary working day (Vietnam has no public holiday in
     # March; Tết 2027 ends in February); the local entry makes it a day off.
     assert load_calendar(config).is_working_day(date(2027, 3, 5))
