@@ -193,8 +193,37 @@ def due(
     _out(result.isoformat())
 
 
-# Commands that live in their own modules register themselves on `app`.
-from engine.commands import calendar_cmds, plan_import_cmds, rules_cmds, store_cmds  # noqa: E402,F401
+#: The module of ``engine.commands`` that registers each top-level command (``due``
+#: lives here). Typer builds every registered command at start-up, and each module
+#: imports what its commands need, so a command imports only its own module.
+COMMAND_MODULES = {
+    "due": (),
+    "calendar": ("calendar_cmds",),
+    "import-plan": ("plan_import_cmds",),
+    "rules": ("plan_import_cmds",),
+    "check": ("rules_cmds",),
+    "schema": ("rules_cmds",),
+    "plan": ("rules_cmds",),
+    "event": ("store_cmds",),
+    "done": ("store_cmds",),
+    "waive": ("store_cmds",),
+    "status": ("store_cmds",),
+    "run": ("store_cmds",),
+}
+ALL_COMMAND_MODULES = ("calendar_cmds", "plan_import_cmds", "rules_cmds", "store_cmds")
+
+
+def register_commands(argv: list[str] | None = None) -> None:
+    """Register on :data:`app` the commands ``argv`` (the arguments after ``hanchot``)
+    may run: only the named command's module when the first argument is a known
+    command, every module otherwise (``--help``, a typo: the full list is shown)."""
+    import importlib
+
+    # An option before the command (`hanchot --help due`) is about the whole app.
+    first = argv[0] if argv and not argv[0].startswith("-") else ""
+    modules = COMMAND_MODULES.get(first, ALL_COMMAND_MODULES)
+    for name in modules:
+        importlib.import_module(f"engine.commands.{name}")
 
 
 def _as_hanchot_error(e: BaseException) -> HanchotError | None:
@@ -220,6 +249,7 @@ def main() -> None:
     """Console-script entry point: run the app; a HanchotError (or a storage fault)
     becomes one line on stderr and its exit code."""
     try:
+        register_commands(sys.argv[1:])
         app()
     except BrokenPipeError:
         # `hanchot plan | head`: the reader went away; not an error of ours.

@@ -29,7 +29,7 @@ from engine.cli import (
 from engine.errors import InputError
 from engine.i18n import _, ngettext
 
-FORMATS = ("table", "json", "csv", "ics")
+FORMATS = ("table", "json", "jsonl", "csv", "ics")
 FORM_NAMES = {
     "On": "on",
     "Before": "before",
@@ -110,6 +110,43 @@ def _write(text: str | bytes, output: Path | None) -> None:
         sys.stdout.buffer.flush()
     else:
         output.write_bytes(data)
+
+
+def _write_stream(rows, fmt: str, output: Path | None) -> None:
+    """Write plan rows as they come: a JSON array (``json``) or JSON lines (``jsonl``).
+
+    To stdout as UTF-8 whatever the locale; to ``output`` through a temporary file
+    beside it, renamed when complete, so an interrupted run never leaves half a file
+    where a whole one was.
+    """
+    import io
+    import os
+
+    from engine.report import write_json_array, write_json_lines
+
+    write = write_json_array if fmt == "json" else write_json_lines
+    if output is None:
+        sys.stdout.flush()
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            write(rows, out)
+        finally:
+            try:
+                out.detach()  # leave sys.stdout's buffer open
+            except ValueError:
+                pass
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            write(rows, fh)
+        os.replace(tmp, output)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(output)) from None  # name the user's file
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------- check
@@ -329,7 +366,9 @@ def plan(
     unit: Annotated[
         str | None, typer.Option(help="Only deadlines this unit (or group) leads or coordinates.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | json | csv | ics")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table | json | jsonl | csv | ics")
+    ] = "table",
     events: EventsOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
@@ -360,7 +399,7 @@ def plan(
     from engine.core.calendar import format_vi
     from engine.core.rules import plan as plan_occurrences
     from engine.loader.config import load_config
-    from engine.report import involving, plan_rows, print_table, rows_csv
+    from engine.report import involving, iter_plan_rows, print_table, rows_csv
 
     if diff is not None:
         from engine.commands.plan_import_cmds import plan_diff
@@ -408,23 +447,30 @@ def plan(
     occ = _as_closed(cfg, occ, closed, start, end)
     if unit is not None:
         occ = involving(cfg, occ, unit)
-    rows = plan_rows(cfg, occ, statuses)
-    for row in rows:
-        if (row["rule"], row["key"]) in closed:
-            # The rule's computation may give another date now; say what was closed.
-            due_day = date.fromisoformat(row["due"])
-            row["explain"] = [
-                {
-                    "step": "closed",
-                    "date": row["due"],
-                    "text": _("Closed ({status}) with the due date it had then: {day}").format(
-                        status=row["status"], day=format_vi(due_day)
-                    ),
-                }
-            ]
-    if fmt == "json":
-        _write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", output)
-    elif fmt == "csv":
+
+    def as_closed(rows):
+        for row in rows:
+            if (row["rule"], row["key"]) in closed:
+                # The rule's computation may give another date now; say what was closed.
+                due_day = date.fromisoformat(row["due"])
+                row["explain"] = [
+                    {
+                        "step": "closed",
+                        "date": row["due"],
+                        "text": _("Closed ({status}) with the due date it had then: {day}").format(
+                            status=row["status"], day=format_vi(due_day)
+                        ),
+                    }
+                ]
+            yield row
+
+    # Rows are made one at a time: json and jsonl write each as it comes (issue 13).
+    stream = as_closed(iter_plan_rows(cfg, occ, statuses))
+    if fmt in ("json", "jsonl"):
+        _write_stream(stream, fmt, output)
+        return
+    rows = list(stream)
+    if fmt == "csv":
         _write(rows_csv(rows), output)
     elif fmt == "ics":
         from engine.ics import plan_ics

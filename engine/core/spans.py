@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
 
-from dateutil.relativedelta import relativedelta
-
 from engine.core.calendar import WorkingCalendar, format_day
 from engine.errors import InputError
 from engine.i18n import _, language
@@ -237,6 +235,8 @@ def shift(cal: WorkingCalendar, start: date, span: Span) -> date:
             return start + timedelta(days=span.n)
         if unit is Unit.WEEKS:
             return start + timedelta(weeks=span.n)
+        from dateutil.relativedelta import relativedelta  # ~10 ms to import; months only
+
         return start + relativedelta(months=span.n)
     except OverflowError:
         raise InputError(_past_9999(start, span)) from None

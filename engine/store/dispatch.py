@@ -77,12 +77,20 @@ def backoff(attempts: int) -> timedelta:
 
 def transport_factory(settings: Settings, password: str | None = None) -> TransportFactory:
     """SMTP per ``settings.smtp`` (one connection per cycle, reused), else .eml files
-    under ``settings.mail_dir`` so a fresh machine works without a mail server."""
-    from notifications.transport import FileTransport, SmtpTransport
+    under ``settings.mail_dir`` so a fresh machine works without a mail server.
 
+    ``notifications`` (Jinja2, the mail modules) is imported when a transport is made,
+    that is when there is something to send: a cycle with nothing due never loads it.
+    """
     smtp = settings.smtp
     if smtp is None:
-        return lambda: FileTransport(settings.mail_dir)
+
+        def files():
+            from notifications.transport import FileTransport
+
+            return FileTransport(settings.mail_dir)
+
+        return files
     if smtp.user and not password:
         from engine.errors import ConfigError
 
@@ -92,9 +100,13 @@ def transport_factory(settings: Settings, password: str | None = None) -> Transp
                 "set the password in the environment, or remove smtp.user"
             ).format(user=smtp.user)
         )
-    return lambda: SmtpTransport(
-        smtp.host, smtp.port, smtp.security, smtp.user, password, smtp.timeout
-    )
+
+    def server():
+        from notifications.transport import SmtpTransport
+
+        return SmtpTransport(smtp.host, smtp.port, smtp.security, smtp.user, password, smtp.timeout)
+
+    return server
 
 
 @dataclass

@@ -6,20 +6,33 @@ deadline whose rule or calendar changed is recomputed and the change logged with
 the old and new values; done and waived deadlines are never touched; deadlines of
 a removed rule (or an occurrence the rule no longer produces, e.g. its event was
 removed) become ``cancelled``, never deleted, and are reopened if they come back.
+
+Nothing changed, nothing done (issue 13): a fingerprint of everything the result
+depends on is stored in ``store_meta`` (key ``materialise``) — the code of the core
+and of this module, the window (so a new year of the horizon), the ladder policies,
+the events' high-water mark (count and newest id of the events and of the audit rows
+about events: recording or removing an event always appends one), the working-day
+flags of every year the last run's calendar looked at, and one digest per rule. When
+it matches, materialisation is skipped; when only some rules differ (edited, added,
+removed), only their deadlines are redone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.core.config import Config
-from engine.core.rules import Event, plan
+from engine.core.rules import Event, Rule, plan
 from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.db import PG_MATERIALISE_KEY, serialise
@@ -29,6 +42,7 @@ from engine.store.tables import (
     OPEN,
     PENDING,
     SUPERSEDED,
+    audit,
     deadlines,
     events,
     meta,
@@ -45,6 +59,10 @@ class MaterialiseReport:
     cancelled: int = 0
     reopened: int = 0
     rescheduled: int = 0
+    #: Nothing it depends on changed since the last run: nothing was recomputed.
+    skipped: bool = False
+    #: The rules whose deadlines were redone, or None for all of them.
+    rules_redone: frozenset[str] | None = None
 
     def __str__(self) -> str:
         return _(
@@ -101,41 +119,183 @@ def _supersede_pending(session: Session, deadline_id: int, now: datetime, why: s
     )
 
 
+#: ``store_meta`` key of the materialisation fingerprint, and its layout version.
+FINGERPRINT_KEY = "materialise"
+FINGERPRINT_FORMAT = 1
+#: Above this many changed rules a partial run is no cheaper: redo everything.
+PARTIAL_LIMIT = 500
+
+_ENGINE = Path(__file__).resolve().parents[1]
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """Changes when the code that computes deadlines changes (an upgrade of hanchot)."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in sorted((_ENGINE / "core").glob("*.py")) + [Path(__file__).resolve()]:
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def rule_fingerprint(rule: Rule) -> str:
+    """Changes when anything of ``rule`` changes (its repr shows every field)."""
+    return hashlib.blake2b(repr(rule).encode(), digest_size=16).hexdigest()
+
+
+def events_mark(session: Session) -> list[Any]:
+    """The events' high-water mark: count and newest id of the events and of the audit
+    rows about events. Ids of ``events`` can be reused after a removal (SQLite), and
+    ids of concurrent PostgreSQL transactions can commit out of order; the append-only
+    log's count only ever grows, with every event recorded or removed."""
+    ev = session.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one()
+    au = session.execute(
+        sa.select(sa.func.count(), sa.func.max(audit.c.id)).where(audit.c.entity == "event")
+    ).one()
+    return [ev[0], ev[1], au[0], au[1]]
+
+
+def inputs_fingerprint(
+    session: Session, config: Config, start: date, end: date, years: tuple[int, int]
+) -> str:
+    """The digest of everything but the rules that materialising ``[start, end]``
+    depends on; the calendar's working days are taken over ``years``."""
+    h = hashlib.blake2b(digest_size=16)
+    text = json.dumps(
+        [
+            FINGERPRINT_FORMAT,
+            _code_digest(),
+            start.isoformat(),
+            end.isoformat(),
+            # The ladder policies and when they send (each rule's own policy name is
+            # in its fingerprint, so adding or removing a rule stays a partial run).
+            sorted((k, repr(v)) for k, v in config.policies.items()),
+            config.settings.send_time.isoformat(),
+            config.settings.timezone,
+            events_mark(session),
+            list(years),
+        ]
+    )
+    h.update(text.encode())
+    h.update(config.calendar.working_flags(*years))
+    return h.hexdigest()
+
+
+def _stored_fingerprint(session: Session) -> dict[str, Any] | None:
+    raw = session.execute(sa.select(meta.c.value).where(meta.c.key == FINGERPRINT_KEY)).scalar()
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        ok = (
+            isinstance(data, dict)
+            and data.get("format") == FINGERPRINT_FORMAT
+            and isinstance(data.get("inputs"), str)
+            and isinstance(data.get("rules"), dict)
+            and isinstance(data.get("years"), list)
+            and len(data["years"]) == 2
+            and all(isinstance(y, int) for y in data["years"])
+        )
+    except ValueError:
+        return None
+    return data if ok else None
+
+
+def _store_fingerprint(session: Session, value: dict[str, Any]) -> None:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    done = session.execute(
+        meta.update().where(meta.c.key == FINGERPRINT_KEY).values(value=text)
+    ).rowcount
+    if not done:
+        session.execute(meta.insert().values(key=FINGERPRINT_KEY, value=text))
+
+
 def materialise(
-    session: Session, config: Config, now: datetime, *, actor: str = "hanchot"
+    session: Session,
+    config: Config,
+    now: datetime,
+    *,
+    actor: str = "hanchot",
+    force: bool = False,
 ) -> MaterialiseReport:
     """Bring the deadlines table in line with ``config`` and the stored events.
 
-    Idempotent: a second call with the same inputs changes nothing. Commits nothing;
-    the caller owns the transaction.
+    Idempotent: a second call with the same inputs changes nothing, and finds out
+    from the stored fingerprint (see the module docstring) without recomputing;
+    ``force`` recomputes every rule anyway. Commits nothing; the caller owns the
+    transaction.
     """
     now = require_aware(now)
     # Two processes materialising at once on PostgreSQL both inserted the same new
     # (rule, key) and one died on uq_deadlines_rule_key: take turns, and read the
     # deadlines only once it is ours to write (held until the caller commits).
     serialise(session.connection(), PG_MATERIALISE_KEY)
+    start, end = window(config, now)
+    fps = {r.id: rule_fingerprint(r) for r in config.rules}
+    stored = None if force else _stored_fingerprint(session)
+    only: set[str] | None = None
+    years: tuple[int, int] | None = None
+    if stored is not None:
+        y0, y1 = stored["years"]
+        if stored["inputs"] == inputs_fingerprint(session, config, start, end, (y0, y1)):
+            old_fps = stored["rules"]
+            only = {rid for rid, fp in fps.items() if old_fps.get(rid) != fp}
+            only |= set(old_fps) - set(fps)  # removed rules: their deadlines are cancelled
+            if not only:
+                report = MaterialiseReport(skipped=True, rules_redone=frozenset())
+                report.rescheduled = _reschedule_if_ladder_changed(session, config, now)
+                return report
+            if len(only) > PARTIAL_LIMIT:
+                only = None
+            else:
+                years = (y0, y1)  # the unchanged rules' dates depend on these years
+    report = _materialise(session, config, now, actor, start, end, only)
+    report.rules_redone = None if only is None else frozenset(only)
+    report.rescheduled = _reschedule_if_ladder_changed(session, config, now)
+    covered = config.calendar.covered_years() or (start.year, end.year)
+    if years is not None:
+        covered = (min(covered[0], years[0]), max(covered[1], years[1]))
+    _store_fingerprint(
+        session,
+        {
+            "format": FINGERPRINT_FORMAT,
+            "inputs": inputs_fingerprint(session, config, start, end, covered),
+            "years": list(covered),
+            "rules": fps,
+        },
+    )
+    return report
+
+
+def _materialise(
+    session: Session,
+    config: Config,
+    now: datetime,
+    actor: str,
+    start: date,
+    end: date,
+    only: set[str] | None,
+) -> MaterialiseReport:
+    """Materialise the rules whose ids are in ``only`` (every rule when None)."""
     s = config.settings
     cal = config.calendar
-    start, end = window(config, now)
-    occs = plan(config.rules, cal, start, end, stored_events(session))
+    chosen = config.rules if only is None else [r for r in config.rules if r.id in only]
+    occs = plan(chosen, cal, start, end, stored_events(session))
     rules = {r.id: r for r in config.rules}
-    existing = {
-        (r.rule_id, r.key): r
-        for r in session.execute(
-            sa.select(
-                deadlines.c.id,
-                deadlines.c.rule_id,
-                deadlines.c.key,
-                deadlines.c.title,
-                deadlines.c.plan_item,
-                deadlines.c.due,
-                deadlines.c.lead,
-                deadlines.c.coordinating,
-                deadlines.c.status,
-                deadlines.c.materialised_through,
-            )
-        ).all()
-    }
+    query = sa.select(
+        deadlines.c.id,
+        deadlines.c.rule_id,
+        deadlines.c.key,
+        deadlines.c.title,
+        deadlines.c.plan_item,
+        deadlines.c.due,
+        deadlines.c.lead,
+        deadlines.c.coordinating,
+        deadlines.c.status,
+        deadlines.c.materialised_through,
+    )
+    if only is not None:
+        query = query.where(deadlines.c.rule_id.in_(sorted(only)))
+    existing = {(r.rule_id, r.key): r for r in session.execute(query).all()}
     report = MaterialiseReport()
     produced: set[tuple[str, str]] = set()
     new_rows: list[dict] = []
@@ -266,7 +426,6 @@ def materialise(
         )
         report.cancelled += 1
 
-    report.rescheduled = _reschedule_if_ladder_changed(session, config, now)
     return report
 
 

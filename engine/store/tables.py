@@ -136,6 +136,8 @@ class AuditRow(SQLModel, table=True):
     """Append-only: every change, who made it, why, old and new values."""
 
     __tablename__ = "audit_log"
+    # The newest change of an entity kind (the events' high-water mark of materialise).
+    __table_args__ = (sa.Index("ix_audit_entity_id", "entity", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime)

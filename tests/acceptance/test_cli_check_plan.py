@@ -375,7 +375,7 @@ def test_plan_default_window_is_this_year():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "xml"], "hanchot: unknown --format 'xml'; use table, json, csv, ics"),
+        (["--format", "xml"], "hanchot: unknown --format 'xml'; use table, json, jsonl, csv, ics"),
         (
             ["--from", "2022-12-01", "--to", "2022-01-01"],
             "hanchot: --from 2022-12-01 is after --to 2022-01-01",

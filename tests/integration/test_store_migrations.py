@@ -84,3 +84,26 @@ def test_second_daemon_lock_is_refused_with_pid(tmp_path):
             db.DaemonLock(engine, url).acquire()
     with db.DaemonLock(engine, url):  # released: can be taken again
         pass
+
+
+def test_head_read_from_the_files_is_alembics_head():
+    from engine.store.db import _shipped_head
+
+    assert _shipped_head() == db.head_revision()
+
+
+def test_a_database_at_head_is_not_handed_to_alembic(tmp_path, monkeypatch):
+    import alembic.command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine)
+    calls = []
+    monkeypatch.setattr(alembic.command, "upgrade", lambda *a, **k: calls.append(a))
+    db.migrate(engine)
+    assert calls == []
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(db._alembic_config(None))
+    db.downgrade(engine, script.get_revision(db.head_revision()).down_revision)
+    db.migrate(engine)  # one behind: Alembic upgrades it
+    assert len(calls) == 1
