@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from engine.errors import ConfigError, HanchotError
+from engine.errors import ConfigError, HanchotError, StoreError
 from engine.store import db
 from engine.store.dispatch import DispatchReport, dispatch, next_wake, transport_factory
 from engine.store.materialise import materialise
@@ -43,9 +44,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """One line per event on stderr; the libraries' chatter kept at warnings."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(level: int = logging.INFO, fmt: str = "text") -> None:
+    """One line per event on stderr (``fmt="json"``: one JSON object per line);
+    secrets masked; the libraries' chatter kept at warnings."""
+    from engine.logfmt import JsonFormatter, MaskingFormatter
+
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     for name in ("alembic", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -98,6 +107,9 @@ class Daemon:
         *,
         clock: Clock = _utcnow,
         poll_seconds: float = 30.0,
+        health=None,
+        standby: bool = False,
+        retry_max_seconds: float = 60.0,
     ) -> None:
         self.config_dir = Path(config_dir)
         self.rules_dir = Path(rules_dir)
@@ -110,6 +122,14 @@ class Daemon:
         self._events_mark = None
         self._day = None
         self._wake: datetime | None = None
+        #: an engine.health.Health fed by the daemon, or None (no --http)
+        self.health = health
+        self.standby = standby
+        self.retry_max_seconds = retry_max_seconds
+        self._failures = 0  # dispatch cycles failed in a row (backoff)
+        self._dirty = False  # a periodic check failed: materialise at the next one
+        self._lock: db.DaemonLock | None = None
+        self.lost_lock = False
 
     # ------------------------------------------------------------ start/stop
     def run(self) -> None:
@@ -122,8 +142,13 @@ class Daemon:
         url = self.config.settings.database
         self.engine = db.make_engine(url)
         db.migrate(self.engine)
-        lock = db.DaemonLock(self.engine, url)
-        lock.acquire()
+        if self.health is not None:
+            self.health.set_config(True)
+            self.health.attach(url)
+        lock = self._lock = db.DaemonLock(self.engine, url)
+        if not self._take_lock(lock):
+            self.engine.dispose()
+            return
         try:
             self.sessions = db.session_factory(self.engine)
             self._transports()
@@ -148,6 +173,25 @@ class Daemon:
             lock.release()
             self.engine.dispose()
             log.info("hanchot daemon stopped")
+
+    def _take_lock(self, lock: db.DaemonLock) -> bool:
+        """Take the one-daemon lock; with ``standby``, wait for it (False: stopped
+        while waiting)."""
+        if not self.standby:
+            lock.acquire()
+        else:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+            if self.health is not None:
+                self.health.set_role("standby")
+            log.info("standby: waiting for the lock of the active daemon")
+            if not lock.wait(self.stopping):
+                log.info("hanchot standby stopped")
+                return False
+            log.info("standby: lock taken; this daemon is now the active one")
+        if self.health is not None:
+            self.health.set_role("active")
+        return True
 
     def _on_signal(self, signum, _frame) -> None:
         log.info("signal %d: finishing the current message, then stopping", signum)
@@ -197,6 +241,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         now = self.clock()
+        started = time.monotonic()
         try:
             report = dispatch(
                 self.config,
@@ -205,10 +250,17 @@ class Daemon:
                 now,
                 should_stop=self.stopping.is_set,
             )
-        except Exception:  # the database went away...: log, try again in a minute
-            log.exception("dispatch cycle failed; retrying in 60 s")
-            self._schedule(now, now + timedelta(seconds=60))
+        except Exception as e:  # the database went away...: log, retry with backoff
+            self._failures += 1
+            delay = min(self.retry_max_seconds, 2.0 ** (self._failures - 1))
+            log.exception("dispatch cycle failed; retrying in %g s", delay)
+            if self.health is not None:
+                self.health.record_cycle_failure(_one_line(e), time.monotonic() - started)
+            self._schedule(now, now + timedelta(seconds=delay))
             return
+        self._failures = 0
+        if self.health is not None:
+            self.health.record_cycle(report, time.monotonic() - started, now)
         if report.digests_sent or report.failed or report.deferred:
             log.info("cycle at %s: %s", now.isoformat(), report)
         if not self.stopping.is_set():
@@ -219,6 +271,9 @@ class Daemon:
             return
         now = self.clock()
         try:
+            self._check_lock()
+            if self.stopping.is_set():
+                return
             self._reload_if_changed(now)
             with self.sessions() as s:
                 mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
@@ -227,9 +282,35 @@ class Daemon:
                 self._materialise(now, "new events")
             elif today != self._day:
                 self._materialise(now, "new day")
+            elif self._dirty:
+                self._materialise(now, "after a failed check")
+            self._dirty = False
             self._schedule(now)
-        except Exception:
-            log.exception("periodic check failed")
+        except Exception as e:
+            # The database went away...: whatever this check was to do (a reload's
+            # materialisation) is redone by the next one that gets through.
+            self._dirty = True
+            log.error("periodic check failed: %s", _one_line(e))
+            if self.health is not None:
+                self.health.record_check(_one_line(e))
+            return
+        if self.health is not None:
+            self.health.record_check(None)
+
+    def _check_lock(self) -> None:
+        """A database restart drops the PostgreSQL lock: take it again, or stop when a
+        standby has taken over in the meantime (systemd restarts us as the standby)."""
+        if self._lock is None:
+            return
+        held = self._lock.still_held()
+        if held is False:
+            log.error("another hanchot daemon took the lock over; stopping this one")
+            self.lost_lock = True
+            self.stopping.set()
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+        elif held is None:
+            raise StoreError("the database does not answer (lock check)")
 
     def _reload_if_changed(self, now: datetime) -> None:
         sig = files_signature(self.config_dir, self.rules_dir)
@@ -240,9 +321,11 @@ class Daemon:
             new = _load(self.config_dir, self.rules_dir, now)
         except ConfigError as e:
             log.error("new configuration rejected; still running the previous one:\n%s", e)
+            self._reload_failed()
             return
         except HanchotError as e:
             log.error("new configuration rejected; still running the previous one: %s", e)
+            self._reload_failed()
             return
         if new.settings.database != self.config.settings.database:
             log.warning("the database setting changed; restart hanchot to use it")
@@ -251,8 +334,52 @@ class Daemon:
         log.info("configuration reloaded (%d rules)", len(new.rules))
         self._materialise(now, "configuration changed")
 
+    def _reload_failed(self) -> None:
+        if self.health is not None:
+            self.health.record_reload_failure()
 
-def run_forever(config_dir: Path, rules_dir: Path, env: Mapping[str, str]) -> None:
-    """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``."""
+
+def _one_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def run_forever(
+    config_dir: Path,
+    rules_dir: Path,
+    env: Mapping[str, str],
+    *,
+    http: tuple[str, int] | None = None,
+    standby: bool = False,
+) -> None:
+    """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``, the
+    longest wait between retries of a failed cycle from ``HANCHOT_RETRY_MAX_SECONDS``
+    (60). ``http``: serve ``/healthz`` and ``/metrics`` there. Raises StoreError when
+    a standby took the lock over (a non-zero exit, so systemd restarts this one)."""
+    from engine.i18n import _
+
     poll = float(env.get("HANCHOT_POLL_SECONDS") or 30)
-    Daemon(config_dir, rules_dir, env, poll_seconds=poll).run()
+    retry_max = float(env.get("HANCHOT_RETRY_MAX_SECONDS") or 60)
+    health = server = None
+    if http is not None:
+        from engine.health import Health, HealthServer
+
+        health = Health(_utcnow)
+        server = HealthServer(health, *http).start()
+    d = Daemon(
+        config_dir,
+        rules_dir,
+        env,
+        poll_seconds=poll,
+        health=health,
+        standby=standby,
+        retry_max_seconds=retry_max,
+    )
+    try:
+        d.run()
+    finally:
+        if server is not None:
+            server.stop()
+            health.close()
+    if d.lost_lock:
+        raise StoreError(_("another hanchot daemon took over the database lock"))

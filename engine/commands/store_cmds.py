@@ -273,17 +273,40 @@ def run(
         bool, typer.Option("--once", help="One dispatch cycle, then exit (cron, tests).")
     ] = False,
     now: NowOpt = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT", help="Serve /healthz and /metrics here."),
+    ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option("--standby", help="PostgreSQL: wait for the active daemon's lock."),
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text | json (one object per line).")
+    ] = "text",
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """The daemon: send reminders on time until stopped (SIGTERM/SIGINT)."""
     from engine import daemon
+    from engine.i18n import _
 
-    daemon.setup_logging()
+    if log_format not in ("text", "json"):
+        raise InputError(
+            _("unknown --log-format {value!r}; use text or json").format(value=log_format)
+        )
+    listen = None
+    if http is not None:
+        from engine.health import parse_listen
+
+        listen = parse_listen(http)
+    if once and (listen or standby):
+        raise InputError(_("--http and --standby are for the daemon, not --once"))
+    daemon.setup_logging(fmt=log_format)
     if once:
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
         _out(str(report))
         return
     if now is not None:
         raise InputError("--now is only for --once")
-    daemon.run_forever(config, rules, os.environ)
+    daemon.run_forever(config, rules, os.environ, http=listen, standby=standby)
