@@ -110,6 +110,7 @@ class Daemon:
         health=None,
         standby: bool = False,
         retry_max_seconds: float = 60.0,
+        stuck_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self.config_dir = Path(config_dir)
         self.rules_dir = Path(rules_dir)
@@ -126,6 +127,8 @@ class Daemon:
         self.health = health
         self.standby = standby
         self.retry_max_seconds = retry_max_seconds
+        #: a claim older than this is taken as left by a dead process and sent again
+        self.stuck_after = stuck_after
         self._failures = 0  # dispatch cycles failed in a row (backoff)
         self._dirty = False  # a periodic check failed: materialise at the next one
         self._lock: db.DaemonLock | None = None
@@ -189,6 +192,15 @@ class Daemon:
                 log.info("hanchot standby stopped")
                 return False
             log.info("standby: lock taken; this daemon is now the active one")
+            # The files may have been edited during the wait: take over with the
+            # configuration the active daemon was running, not the one of our start.
+            sig = files_signature(self.config_dir, self.rules_dir)
+            if sig != self._signature:
+                try:
+                    self.config = _load(self.config_dir, self.rules_dir, self.clock())
+                    self._signature = sig
+                except HanchotError as e:
+                    log.error("configuration rejected; keeping the one of the start: %s", e)
         if self.health is not None:
             self.health.set_role("active")
         return True
@@ -223,7 +235,7 @@ class Daemon:
         """Put the dispatch job at the database's next wake-up (never in the past)."""
         if wake is None:
             with self.sessions() as s:
-                wake = next_wake(s)
+                wake = next_wake(s, self.stuck_after)
         self._wake = wake
         if wake is None:
             if self._scheduler.get_job("dispatch"):
@@ -249,6 +261,7 @@ class Daemon:
                 self.transports,
                 now,
                 should_stop=self.stopping.is_set,
+                stuck_after=self.stuck_after,
             )
         except Exception as e:  # the database went away...: log, retry with backoff
             self._failures += 1
@@ -354,12 +367,15 @@ def run_forever(
 ) -> None:
     """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``, the
     longest wait between retries of a failed cycle from ``HANCHOT_RETRY_MAX_SECONDS``
-    (60). ``http``: serve ``/healthz`` and ``/metrics`` there. Raises StoreError when
-    a standby took the lock over (a non-zero exit, so systemd restarts this one)."""
+    (60), the age at which another process's claim counts as abandoned from
+    ``HANCHOT_STUCK_AFTER_SECONDS`` (900). ``http``: serve ``/healthz`` and ``/metrics``
+    there. Raises StoreError when a standby took the lock over (a non-zero exit, so
+    systemd restarts this one)."""
     from engine.i18n import _
 
     poll = float(env.get("HANCHOT_POLL_SECONDS") or 30)
     retry_max = float(env.get("HANCHOT_RETRY_MAX_SECONDS") or 60)
+    stuck = timedelta(seconds=float(env.get("HANCHOT_STUCK_AFTER_SECONDS") or 900))
     health = server = None
     if http is not None:
         from engine.health import Health, HealthServer
@@ -374,6 +390,7 @@ def run_forever(
         health=health,
         standby=standby,
         retry_max_seconds=retry_max,
+        stuck_after=stuck,
     )
     try:
         d.run()

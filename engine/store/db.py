@@ -247,9 +247,12 @@ class DaemonLock:
                     pass
                 self._conn = None
         try:
-            return self._try_pg_lock()
+            taken = self._try_pg_lock()
         except sa.exc.DBAPIError:
             return None
+        if taken:
+            _log.warning("the database lock was lost (server restart?); taken again")
+        return taken
 
     def release(self) -> None:
         if self._fd is not None:
