@@ -14,6 +14,7 @@ import signal
 import time
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -236,3 +237,174 @@ def test_two_processes_materialise_the_same_new_deadlines(tmp_path, pg):
         ).scalar()
         assert creates == 1
     engine.dispose()
+
+
+# ---------------------------------------------------------------- without PostgreSQL
+def _outbox(sessions) -> list[tuple]:
+    with sessions() as s:
+        return sorted(
+            s.execute(sa.select(outbox.c.recipient, outbox.c.state, outbox.c.send_at)).all()
+        )
+
+
+# The report rule of store_helpers is due Friday 29/07/2022. At 09:00 that day the
+# stages of Fri 22/07 (5 working days before: 28, 27, 26, 25, 22 July, no holiday) and
+# Thu 28/07 (1 working day before) are late and superseded by the "due" stage of
+# 29/07 08:00, mailed to the lead and the coordinating group: van-phong, qlcn, qlnl.
+DUE_DAY_RECIPIENTS = [
+    "qlcn@example.gov.vn",
+    "qlnl@example.gov.vn",
+    "van-phong@example.gov.vn",
+]
+
+
+def test_disk_full_under_the_sqlite_file(tmp_path, smtp_server):
+    import subprocess
+
+    from engine.core.config import SmtpSettings
+    from engine.store.dispatch import dispatch, transport_factory
+    from engine.store.materialise import materialise
+    from tests.integration.store_helpers import local, make_config, open_store
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs for the database")
+    small = tmp_path / "small"
+    small.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], capture_output=True
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode(errors='replace').strip()}")
+    engine = None
+    try:
+        smtp = SmtpSettings("127.0.0.1", smtp_server.port, timeout=10)
+        config = make_config(tmp_path, smtp=smtp, database=f"sqlite:///{small / 'hanchot.db'}")
+        engine, sessions = open_store(config)
+        with sessions() as s, s.begin():
+            materialise(s, config, local(2022, 7, 1))
+        filler = small / "filler"
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        transports = transport_factory(config.settings)
+        now = local(2022, 7, 29, 9)
+        with pytest.raises(sa.exc.OperationalError, match="full"):
+            dispatch(config, sessions, transports, now)
+        # failed cleanly: nothing sent, nothing marked, nothing half-written
+        assert smtp_server.received == []
+        assert _outbox(sessions) == []
+        filler.unlink()
+        report = dispatch(config, sessions, transports, now + timedelta(minutes=1))
+        assert report.digests_sent == 3
+        got = sorted(r for m in smtp_server.received for r in m.rcpt_tos)
+        assert got == DUE_DAY_RECIPIENTS
+        assert [row for row in _outbox(sessions) if row.state == "sent"] == [
+            (r, "sent", local(2022, 7, 29)) for r in DUE_DAY_RECIPIENTS
+        ]
+    finally:
+        if engine is not None:
+            engine.dispose()
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+def test_smtp_421_for_ten_simulated_minutes_then_delivered_once(tmp_path, smtp_server):
+    from engine.core.config import SmtpSettings
+    from engine.store.dispatch import dispatch, transport_factory
+    from engine.store.materialise import materialise
+    from tests.integration.store_helpers import local, make_config, open_store
+
+    smtp = SmtpSettings("127.0.0.1", smtp_server.port, timeout=10)
+    config = make_config(tmp_path, smtp=smtp, admin_email=None)
+    engine, sessions = open_store(config)
+    with sessions() as s, s.begin():
+        materialise(s, config, local(2022, 7, 1))
+    transports = transport_factory(config.settings)
+    smtp_server.handler.reply_all = "421 4.3.2 Service not available, closing channel"
+    start = now = local(2022, 7, 29, 8, 0)
+    tries = []
+    # The daemon's clock is simulated: each cycle runs at the next wake-up the
+    # previous one asked for (the backoff: 2, 4, 8... minutes).
+    while now < start + timedelta(minutes=10):
+        report = dispatch(config, sessions, transports, now)
+        tries.append((now - start, report.deferred))
+        assert report.digests_sent == 0
+        now = report.next_wake
+    # deferred at 0, 2 and 6 minutes; the next try is 14 minutes after the start
+    assert tries == [
+        (timedelta(0), 3),
+        (timedelta(minutes=2), 3),
+        (timedelta(minutes=6), 3),
+    ]
+    assert now == start + timedelta(minutes=14)
+    assert smtp_server.received == []
+    smtp_server.handler.reply_all = None  # the server recovers after 10 minutes
+    report = dispatch(config, sessions, transports, now)
+    assert report.digests_sent == 3 and report.deferred == 0
+    report = dispatch(config, sessions, transports, now + timedelta(minutes=30))
+    assert report.digests_sent == 0
+    got = sorted(r for m in smtp_server.received for r in m.rcpt_tos)
+    assert got == DUE_DAY_RECIPIENTS
+    with sessions() as s:
+        sent = s.execute(
+            sa.select(outbox.c.recipient, outbox.c.attempts, outbox.c.sent_at)
+            .where(outbox.c.state == "sent")
+            .order_by(outbox.c.recipient)
+        ).all()
+    assert [(r, a, t) for r, a, t in sent] == [(r, 4, now) for r in DUE_DAY_RECIPIENTS]
+    engine.dispose()
+
+
+def test_same_send_instants_whatever_the_host_timezone(tmp_path):
+    """The same scenario with the process's TZ in UTC and in Asia/Ho_Chi_Minh."""
+    import email
+    import email.policy
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    results = {}
+    for tz in ("UTC", "Asia/Ho_Chi_Minh"):
+        site = tmp_path / tz.replace("/", "-")
+        shutil.copytree(root / "config", site / "config")
+        shutil.copytree(root / "rules", site / "rules")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+        env["TZ"] = tz
+        for now in ("2022-03-31T08:00:00+07:00", "2022-04-05T01:00:00Z"):
+            r = subprocess.run(
+                [sys.executable, "-c", "from engine.cli import main; main()"]
+                + ["run", "--once", "--now", now],
+                cwd=site,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert r.returncode == 0, r.stderr
+        engine = db.make_engine(f"sqlite:///{site / 'var' / 'hanchot.db'}")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    outbox.c.recipient,
+                    outbox.c.stage,
+                    outbox.c.send_at,
+                    outbox.c.sent_at,
+                    outbox.c.state,
+                    outbox.c.message_id,
+                ).order_by(outbox.c.id)
+            ).all()
+        engine.dispose()
+        dates = sorted(
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Date"]
+            for p in (site / "var" / "mail").rglob("*.eml")
+        )
+        results[tz] = (rows, dates)
+    utc_rows, utc_dates = results["UTC"]
+    assert utc_rows and utc_dates
+    assert results["Asia/Ho_Chi_Minh"] == (utc_rows, utc_dates)
+    # every reminder went out at 08:00 Vietnam time, whatever the host's zone
+    assert {d.split(" ", 4)[-1] for d in utc_dates} == {"08:00:00 +0700"}
