@@ -140,6 +140,10 @@ class Daemon:
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         now = self.clock()
+        # From the start: a SIGTERM while starting (systemd stopping us early) is a
+        # clean stop too, not a kill.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
         self._signature = files_signature(self.config_dir, self.rules_dir)
         self.config = _load(self.config_dir, self.rules_dir, now)
         url = self.config.settings.database
@@ -163,14 +167,16 @@ class Daemon:
             )
             self._scheduler.add_job(self._poll, "interval", seconds=self.poll_seconds, id="poll")
             self._schedule(now)
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
             log.info(
                 "hanchot daemon started on %s (%d rules); next wake-up %s",
                 sa.engine.make_url(url).render_as_string(hide_password=True),
                 len(self.config.rules),
                 self._wake.isoformat() if self._wake else "none",
             )
+            if self.stopping.is_set():
+                return
+            if self.health is not None:
+                self.health.set_role("active")
             self._scheduler.start()
         finally:
             lock.release()
@@ -183,8 +189,6 @@ class Daemon:
         if not self.standby:
             lock.acquire()
         else:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
             if self.health is not None:
                 self.health.set_role("standby")
             log.info("standby: waiting for the lock of the active daemon")
@@ -201,8 +205,6 @@ class Daemon:
                     self._signature = sig
                 except HanchotError as e:
                     log.error("configuration rejected; keeping the one of the start: %s", e)
-        if self.health is not None:
-            self.health.set_role("active")
         return True
 
     def _on_signal(self, signum, _frame) -> None:
@@ -281,6 +283,8 @@ class Daemon:
 
     def _poll(self) -> None:
         if self.stopping.is_set():
+            # a stop that came between the start-up and the scheduler running
+            self._scheduler.shutdown(wait=False)
             return
         now = self.clock()
         try:

@@ -227,6 +227,8 @@ class Health:
         with self._lock:
             if not self._config_loaded:
                 reasons.append("configuration not loaded")
+            if self._role == "starting":
+                reasons.append("starting")
             if self._cycle_error:
                 reasons.append(f"last dispatch cycle failed: {self._cycle_error}")
             if self._check_error:

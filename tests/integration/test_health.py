@@ -92,7 +92,7 @@ def test_healthz_reasons(store, tmp_path):
     health = Health(lambda: now)
     code, body = health.status()
     assert code == 503
-    assert body["reasons"] == ["database not opened yet", "configuration not loaded"]
+    assert body["reasons"] == ["database not opened yet", "configuration not loaded", "starting"]
     health.attach(config.settings.database)
     health.set_config(True)
     health.set_role("active")
@@ -130,6 +130,7 @@ def test_server_answers_and_refuses_a_busy_port(store):
     health = Health(lambda: datetime(2022, 7, 22, 2, 0, tzinfo=UTC))
     health.attach(config.settings.database)
     health.set_config(True)
+    health.set_role("standby")
     server = HealthServer(health, "127.0.0.1", 0).start()
     try:
         base = f"http://127.0.0.1:{server.port}"
