@@ -12,7 +12,7 @@ the same run, and written to ``bench/results/ops-<UTC date>.txt``:
    for 60 s (target ~ 0); baseline: a bare ``python -c 'import engine.cli'``.
 
 Run: ``.venv/bin/python bench/bench_ops.py [--events 100000] [--outbox 5000000]
-[--idle 60] [--no-postgres]`` (about 10-20 minutes at full size on 2 cores).
+[--idle 60] [--no-postgres | --postgres-only]`` (about 10-20 minutes at full size on 2 cores).
 PostgreSQL: a throwaway server from Debian's ``postgresql`` package.
 """
 
@@ -260,6 +260,7 @@ def main() -> None:
     ap.add_argument("--outbox", type=int, default=5_000_000)
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--postgres-only", action="store_true", help="only item 1 on PostgreSQL")
     args = ap.parse_args()
     now = datetime.now(UTC)
     tmp = Path(tempfile.mkdtemp(prefix="hanchot-bench-ops-"))
@@ -275,33 +276,34 @@ def main() -> None:
     version = sys.version.split()[0]
     say(f"\nhanchot bench_ops {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {version}")
     say(f"command: bench/bench_ops.py {' '.join(sys.argv[1:])}".rstrip())
-    url = f"sqlite:///{tmp / 'sqlite' / 'hanchot.db'}"
-    site = write_site(tmp / "sqlite", url)
-    took, base = bench_materialise(url, site, args.events, now)
-    say(
-        f"materialise {n:,} deadlines ({args.events:,} events x {RULES} rules), SQLite: "
-        f"{took:.1f} s (target <= 20 s) {'OK' if took <= 20 else 'MISSED'}; "
-        f"baseline bare insert of {n:,} rows: {base:.1f} s"
-    )
-    idle_ms, base_ms, shown = bench_idle(url, site, args.outbox, now)
-    say(
-        f"nothing-due cycle over {n:,} open deadlines and {args.outbox:,} outbox rows: "
-        f"median {idle_ms:.1f} ms (target <= 50 ms) {'OK' if idle_ms <= 50 else 'MISSED'}; "
-        f"baseline one full count of the outbox: {base_ms:.0f} ms"
-    )
-    say("query plans of the cycle's look-ups (SQLite):")
-    for line in shown:
-        say(line)
-    rss, cpu, base_mb, started = bench_daemon(site, args.idle)
-    say(
-        f"hanchot run with {n:,} deadlines stored: started in {started:.1f} s, resident "
-        f"{rss:.0f} MB (target <= 150 MB) {'OK' if rss <= 150 else 'MISSED'}; baseline "
-        f"import of engine.cli: {base_mb:.0f} MB"
-    )
-    say(
-        f"hanchot run idle for {args.idle:.0f} s: {cpu:.2f} s CPU "
-        f"({100 * cpu / args.idle:.2f} % of one core; target ~ 0)"
-    )
+    if not args.postgres_only:
+        url = f"sqlite:///{tmp / 'sqlite' / 'hanchot.db'}"
+        site = write_site(tmp / "sqlite", url)
+        took, base = bench_materialise(url, site, args.events, now)
+        say(
+            f"materialise {n:,} deadlines ({args.events:,} events x {RULES} rules), SQLite: "
+            f"{took:.1f} s (target <= 20 s) {'OK' if took <= 20 else 'MISSED'}; "
+            f"baseline bare insert of {n:,} rows: {base:.1f} s"
+        )
+        idle_ms, base_ms, shown = bench_idle(url, site, args.outbox, now)
+        say(
+            f"nothing-due cycle over {n:,} open deadlines and {args.outbox:,} outbox rows: "
+            f"median {idle_ms:.1f} ms (target <= 50 ms) {'OK' if idle_ms <= 50 else 'MISSED'}; "
+            f"baseline one full count of the outbox: {base_ms:.0f} ms"
+        )
+        say("query plans of the cycle's look-ups (SQLite):")
+        for line in shown:
+            say(line)
+        rss, cpu, base_mb, started = bench_daemon(site, args.idle)
+        say(
+            f"hanchot run with {n:,} deadlines stored: started in {started:.1f} s, resident "
+            f"{rss:.0f} MB (target <= 150 MB) {'OK' if rss <= 150 else 'MISSED'}; baseline "
+            f"import of engine.cli: {base_mb:.0f} MB"
+        )
+        say(
+            f"hanchot run idle for {args.idle:.0f} s: {cpu:.2f} s CPU "
+            f"({100 * cpu / args.idle:.2f} % of one core; target ~ 0)"
+        )
     if not args.no_postgres:
         sys.path.insert(0, str(ROOT / "tests" / "integration"))
         from drill_helpers import PgServer
