@@ -25,8 +25,6 @@ _log = logging.getLogger("hanchot.lock")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: Key of the PostgreSQL advisory lock held by ``hanchot run`` ("hanchot" in ASCII).
 PG_LOCK_KEY = 0x68616E63686F74
-#: Key of the advisory lock held while migrating ("hanchom", m for migrate).
-PG_MIGRATE_KEY = 0x68616E63686F6D
 
 SessionFactory = Callable[[], Session]
 
@@ -127,20 +125,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         if revision == "head" and current_revision(engine) == head_revision():
             return
         with engine.begin() as conn:
-            _serialise_migrations(conn)
             command.upgrade(_alembic_config(conn), revision)
     except CommandError as e:
         raise StoreError(f"cannot migrate the database: {e}") from None
     except sa.exc.OperationalError as e:
         raise StoreError(f"cannot open the database: {e.orig}") from None
-
-
-def _serialise_migrations(conn) -> None:
-    """PostgreSQL: processes starting together on an empty database (daemons, ``run
-    --once``) migrate one at a time; the others then find the schema up to date.
-    The transaction-level lock is released when the migration commits."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATE_KEY})
 
 
 def downgrade(engine: Engine, revision: str) -> None:
