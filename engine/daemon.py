@@ -30,8 +30,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from engine.errors import ConfigError, HanchotError, StoreError
+from engine.i18n import _
 from engine.store import db
-from engine.store.dispatch import DispatchReport, dispatch, next_wake, transport_factory
+from engine.store.dispatch import (
+    DispatchReport,
+    build_errors,
+    dispatch,
+    next_wake,
+    transport_factory,
+)
 from engine.store.materialise import materialise
 from engine.store.tables import events
 
@@ -44,16 +51,30 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class OffsetFormatter(logging.Formatter):
+    """Log times as ISO 8601 with their UTC offset (``2026-11-27T10:35:02+07:00``),
+    in the machine's local time, so a line is never ambiguous; secrets masked
+    (:func:`engine.logfmt.mask`)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        from engine.logfmt import mask
+
+        return mask(super().format(record))
+
+
 def setup_logging(level: int = logging.INFO, fmt: str = "text") -> None:
-    """One line per event on stderr (``fmt="json"``: one JSON object per line);
-    secrets masked; the libraries' chatter kept at warnings."""
-    from engine.logfmt import JsonFormatter, MaskingFormatter
+    """One line per event on stderr (``fmt="json"``: one JSON object per line, see
+    :mod:`engine.logfmt`); secrets masked; the libraries' chatter kept at warnings."""
+    from engine.logfmt import JsonFormatter
 
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
     for name in ("alembic", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -68,18 +89,43 @@ def _load(config_dir: Path, rules_dir: Path, now: datetime):
 def run_once(
     config_dir: Path, rules_dir: Path, now: datetime, env: Mapping[str, str]
 ) -> DispatchReport:
-    """Migrate, load the config, materialise, and run exactly one dispatch cycle."""
-    cfg = _load(config_dir, rules_dir, now)
-    engine = db.make_engine(cfg.settings.database)
+    """Migrate, load the config, materialise, and run exactly one dispatch cycle.
+
+    SIGTERM and SIGINT (Ctrl-C) are handled as the daemon handles them: the message
+    in flight is finished, every claimed but unsent row goes back to ``pending``, and
+    the report says which signal stopped the cycle (``stopped_by``) and how many
+    reminders were left (``left``).
+    """
+    stopped: list[str] = []
+
+    def on_signal(signum, _frame) -> None:
+        if not stopped:
+            stopped.append(signal.Signals(signum).name)
+            log.info(
+                _("{signal}: finishing the current message, then stopping").format(
+                    signal=stopped[0]
+                )
+            )
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        db.migrate(engine)
-        sessions = db.session_factory(engine)
-        with sessions() as s, s.begin():
-            materialise(s, cfg, now)
-        transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
-        return dispatch(cfg, sessions, transports, now)
+        cfg = _load(config_dir, rules_dir, now)
+        engine = db.make_engine(cfg.settings.database)
+        try:
+            db.migrate(engine)
+            sessions = db.session_factory(engine)
+            with sessions() as s, s.begin():
+                materialise(s, cfg, now)
+            transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
+            report = dispatch(cfg, sessions, transports, now, should_stop=lambda: bool(stopped))
+        finally:
+            engine.dispose()
     finally:
-        engine.dispose()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped:
+        report.stopped_by = stopped[0]
+    return report
 
 
 def files_signature(config_dir: Path, rules_dir: Path) -> tuple:
@@ -350,6 +396,10 @@ class Daemon:
         self._transports()
         log.info("configuration reloaded (%d rules)", len(new.rules))
         self._materialise(now, "configuration changed")
+        with self.sessions() as s:
+            unbuilt, _error = build_errors(s)
+        if unbuilt:  # the fix may be in this edit: try them now, not after the backoff
+            self._schedule(now, now)
 
     def _reload_failed(self) -> None:
         if self.health is not None:
@@ -375,8 +425,6 @@ def run_forever(
     ``HANCHOT_STUCK_AFTER_SECONDS`` (900). ``http``: serve ``/healthz`` and ``/metrics``
     there. Raises StoreError when a standby took the lock over (a non-zero exit, so
     systemd restarts this one)."""
-    from engine.i18n import _
-
     poll = float(env.get("HANCHOT_POLL_SECONDS") or 30)
     retry_max = float(env.get("HANCHOT_RETRY_MAX_SECONDS") or 60)
     stuck = timedelta(seconds=float(env.get("HANCHOT_STUCK_AFTER_SECONDS") or 900))

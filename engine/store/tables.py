@@ -148,6 +148,8 @@ class AuditRow(SQLModel, table=True):
     old: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     new: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     reason: str | None = Field(default=None, sa_type=sa.Text)
+    # The OS login of the process that wrote the entry (``actor`` may be `--by`).
+    os_user: str | None = Field(default=None, max_length=200)
 
 
 class MetaRow(SQLModel, table=True):
