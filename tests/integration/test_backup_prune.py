@@ -79,7 +79,7 @@ def populate(tmp_path: Path, url: str, *, events_too: bool = True):
                 "publication",
                 "qd-0512",
                 date(2022, 7, 1),
-                {"ghi chú": "Tiếng Việt"},
+                {"ghi_chu": "Tiếng Việt có dấu"},
                 actor="t",
                 now=local(2022, 7, 1),
             )
