@@ -72,10 +72,14 @@ def one(unit, section: str, key: str) -> str:
 def test_units_are_hardened(name):
     unit = parse_unit(UNITS / name)
     svc = unit["Service"]
-    assert one(unit, "Service", "DynamicUser") == "yes"
+    assert one(unit, "Service", "User") == "hanchot"  # a dedicated user, not root
     assert one(unit, "Service", "ProtectSystem") == "strict"
     assert one(unit, "Service", "NoNewPrivileges") == "yes"
-    assert one(unit, "Service", "ReadWritePaths") == one(unit, "Service", "WorkingDirectory")
+    # settings.yaml's relative paths (database, mail_dir) live under the deployment
+    # directory (the parent of config/): only its var/ is writable
+    deployment = one(unit, "Service", "WorkingDirectory")
+    assert f"HANCHOT_CONFIG={deployment}/config" in one(unit, "Service", "Environment")
+    assert one(unit, "Service", "ReadWritePaths") == f"{deployment}/var"
     assert one(unit, "Service", "EnvironmentFile") == "/etc/hanchot/hanchot.env"
     assert not any("PASSWORD" in v or "SECRET" in v for k, v in svc if k == "Environment")
     if name == "hanchot.service":
@@ -117,13 +121,15 @@ def test_systemd_analyze_verify(tmp_path):
 
 
 def deployment(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    """A temporary /etc/hanchot and /var/lib/hanchot; returns (path map, data dir)."""
+    """A temporary /srv/hanchot and /etc/hanchot; returns (path map, data dir)."""
     etc = tmp_path / "etc" / "hanchot"
-    data = tmp_path / "var" / "lib" / "hanchot"
-    shutil.copytree(ROOT / "config", etc / "config")
-    (etc / "rules").mkdir()
+    srv = tmp_path / "srv" / "hanchot"
+    data = srv / "var"
+    etc.mkdir(parents=True)
+    shutil.copytree(ROOT / "config", srv / "config")
+    (srv / "rules").mkdir()
     late = date.today() - timedelta(days=7)  # overdue: its latest stage is mailed at once
-    (etc / "rules" / "a.yaml").write_text(
+    (srv / "rules" / "a.yaml").write_text(
         "rules:\n  - {id: viec-a, title: Việc A, lead: van-phong, "
         f"due: {{on: {late.isoformat()}}}}}\n",
         "utf-8",
@@ -135,7 +141,7 @@ def deployment(tmp_path: Path) -> tuple[dict[str, str], Path]:
     paths = {
         "/opt/hanchot/.venv/bin/hanchot": str(HANCHOT),
         "/etc/hanchot": str(etc),
-        "/var/lib/hanchot": str(data),
+        "/srv/hanchot": str(srv),
     }
     return paths, data
 
@@ -178,7 +184,7 @@ def test_exec_start_lines_run_in_a_temporary_deployment(tmp_path):
     assert r.returncode in ok, r.stderr
     lines = [json.loads(x) for x in r.stderr.splitlines()]  # --log-format json
     assert any(x["message"].startswith("sent <") for x in lines)
-    sent = sorted((data / "var" / "mail").rglob("*.eml"))
+    sent = sorted((data / "mail").rglob("*.eml"))
     assert sent
     assert all("mat-khau-thu" not in x for x in r.stderr.splitlines())
 
@@ -205,7 +211,7 @@ def test_exec_start_lines_run_in_a_temporary_deployment(tmp_path):
     assert proc.returncode == 0, err
     assert json.loads(err.splitlines()[-1])["message"] == "hanchot daemon stopped"
     # the once run already sent everything due: the daemon sent nothing twice
-    assert sorted((data / "var" / "mail").rglob("*.eml")) == sent
+    assert sorted((data / "mail").rglob("*.eml")) == sent
 
 
 # ------------------------------------------------------------------ compose
