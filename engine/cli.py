@@ -209,8 +209,17 @@ COMMAND_MODULES = {
     "waive": ("store_cmds",),
     "status": ("store_cmds",),
     "run": ("store_cmds",),
+    "backup": ("ops_cmds",),
+    "restore": ("ops_cmds",),
+    "prune": ("ops_cmds",),
 }
-ALL_COMMAND_MODULES = ("calendar_cmds", "plan_import_cmds", "rules_cmds", "store_cmds")
+ALL_COMMAND_MODULES = (
+    "calendar_cmds",
+    "ops_cmds",
+    "plan_import_cmds",
+    "rules_cmds",
+    "store_cmds",
+)
 
 
 def register_commands(argv: list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from engine.errors import ConfigError, HanchotError, InputError
+from engine.errors import ConfigError, HanchotError, InputError, StoreError
 from engine.i18n import _
 from engine.store import db
 from engine.store.dispatch import (
@@ -53,16 +54,28 @@ def _utcnow() -> datetime:
 
 class OffsetFormatter(logging.Formatter):
     """Log times as ISO 8601 with their UTC offset (``2026-11-27T10:35:02+07:00``),
-    in the machine's local time, so a line is never ambiguous."""
+    in the machine's local time, so a line is never ambiguous; secrets masked
+    (:func:`engine.logfmt.mask`)."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
 
+    def format(self, record: logging.LogRecord) -> str:
+        from engine.logfmt import mask
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """One line per event on stderr; the libraries' chatter kept at warnings."""
+        return mask(super().format(record))
+
+
+def setup_logging(level: int = logging.INFO, fmt: str = "text") -> None:
+    """One line per event on stderr (``fmt="json"``: one JSON object per line, see
+    :mod:`engine.logfmt`); secrets masked; the libraries' chatter kept at warnings."""
+    from engine.logfmt import JsonFormatter
+
     handler = logging.StreamHandler()
-    handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
     for name in ("alembic", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -141,6 +154,10 @@ class Daemon:
         *,
         clock: Clock = _utcnow,
         poll_seconds: float = 30.0,
+        health=None,
+        standby: bool = False,
+        retry_max_seconds: float = 60.0,
+        stuck_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self.config_dir = Path(config_dir)
         self.rules_dir = Path(rules_dir)
@@ -153,6 +170,16 @@ class Daemon:
         self._events_mark = None
         self._day = None
         self._wake: datetime | None = None
+        #: an engine.health.Health fed by the daemon, or None (no --http)
+        self.health = health
+        self.standby = standby
+        self.retry_max_seconds = retry_max_seconds
+        #: a claim older than this is taken as left by a dead process and sent again
+        self.stuck_after = stuck_after
+        self._failures = 0  # dispatch cycles failed in a row (backoff)
+        self._dirty = False  # a periodic check failed: materialise at the next one
+        self._lock: db.DaemonLock | None = None
+        self.lost_lock = False
 
     # ------------------------------------------------------------ start/stop
     def run(self) -> None:
@@ -160,13 +187,22 @@ class Daemon:
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         now = self.clock()
+        # From the start: a SIGTERM while starting (systemd stopping us early) is a
+        # clean stop too, not a kill.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
         self._signature = files_signature(self.config_dir, self.rules_dir)
         self.config = _load(self.config_dir, self.rules_dir, now)
         url = self.config.settings.database
         self.engine = db.make_engine(url)
         db.migrate(self.engine)
-        lock = db.DaemonLock(self.engine, url)
-        lock.acquire()
+        if self.health is not None:
+            self.health.set_config(True)
+            self.health.attach(url)
+        lock = self._lock = db.DaemonLock(self.engine, url)
+        if not self._take_lock(lock):
+            self.engine.dispose()
+            return
         try:
             self.sessions = db.session_factory(self.engine)
             self._transports()
@@ -178,8 +214,6 @@ class Daemon:
             )
             self._scheduler.add_job(self._poll, "interval", seconds=self.poll_seconds, id="poll")
             self._schedule(now)
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._on_signal)
             where = sa.engine.make_url(url).render_as_string(hide_password=True)
             n = len(self.config.rules)
             if self._wake is None:
@@ -188,11 +222,43 @@ class Daemon:
             else:
                 started = _("hanchot daemon started on {database} ({n} rules); next wake-up {wake}")
                 log.info(started.format(database=where, n=n, wake=self._wake.isoformat()))
+            if self.stopping.is_set():
+                return
+            if self.health is not None:
+                self.health.set_role("active")
             self._scheduler.start()
         finally:
             lock.release()
             self.engine.dispose()
             log.info(_("hanchot daemon stopped"))
+
+    def _take_lock(self, lock: db.DaemonLock) -> bool:
+        """Take the one-daemon lock; with ``standby``, wait for it (False: stopped
+        while waiting)."""
+        if not self.standby:
+            lock.acquire()
+        else:
+            if self.health is not None:
+                self.health.set_role("standby")
+            log.info(_("standby: waiting for the lock of the active daemon"))
+            if not lock.wait(self.stopping):
+                log.info(_("hanchot standby stopped"))
+                return False
+            log.info(_("standby: lock taken; this daemon is now the active one"))
+            # The files may have been edited during the wait: take over with the
+            # configuration the active daemon was running, not the one of our start.
+            sig = files_signature(self.config_dir, self.rules_dir)
+            if sig != self._signature:
+                try:
+                    self.config = _load(self.config_dir, self.rules_dir, self.clock())
+                    self._signature = sig
+                except HanchotError as e:
+                    log.error(
+                        _("configuration rejected; keeping the one of the start: {error}").format(
+                            error=e
+                        )
+                    )
+        return True
 
     def _on_signal(self, signum, _frame) -> None:
         log.info(
@@ -229,7 +295,7 @@ class Daemon:
         """Put the dispatch job at the database's next wake-up (never in the past)."""
         if wake is None:
             with self.sessions() as s:
-                wake = next_wake(s)
+                wake = next_wake(s, self.stuck_after)
         self._wake = wake
         if wake is None:
             if self._scheduler.get_job("dispatch"):
@@ -247,6 +313,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         now = self.clock()
+        started = time.monotonic()
         try:
             report = dispatch(
                 self.config,
@@ -254,11 +321,21 @@ class Daemon:
                 self.transports,
                 now,
                 should_stop=self.stopping.is_set,
+                stuck_after=self.stuck_after,
             )
-        except Exception:  # the database went away...: log, try again in a minute
-            log.exception(_("dispatch cycle failed; retrying in 60 s"))
-            self._schedule(now, now + timedelta(seconds=60))
+        except Exception as e:  # the database went away...: log, retry with backoff
+            self._failures += 1
+            delay = min(self.retry_max_seconds, 2.0 ** (self._failures - 1))
+            log.exception(
+                _("dispatch cycle failed; retrying in {delay} s").format(delay=f"{delay:g}")
+            )
+            if self.health is not None:
+                self.health.record_cycle_failure(_one_line(e), time.monotonic() - started)
+            self._schedule(now, now + timedelta(seconds=delay))
             return
+        self._failures = 0
+        if self.health is not None:
+            self.health.record_cycle(report, time.monotonic() - started, now)
         if report.digests_sent or report.failed or report.deferred:
             log.info(_("cycle at {now}: {report}").format(now=now.isoformat(), report=report))
         if not self.stopping.is_set():
@@ -266,9 +343,14 @@ class Daemon:
 
     def _poll(self) -> None:
         if self.stopping.is_set():
+            # a stop that came between the start-up and the scheduler running
+            self._scheduler.shutdown(wait=False)
             return
         now = self.clock()
         try:
+            self._check_lock()
+            if self.stopping.is_set():
+                return
             self._reload_if_changed(now)
             with self.sessions() as s:
                 mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
@@ -277,9 +359,18 @@ class Daemon:
                 self._materialise(now, _("deadlines after new events: {report}"))
             elif today != self._day:
                 self._materialise(now, _("deadlines on a new day: {report}"))
+            elif self._dirty:
+                self._materialise(now, _("deadlines after a failed check: {report}"))
+            self._dirty = False
             self._schedule(now)
-        except Exception:
-            log.exception(_("periodic check failed"))
+        except Exception as e:
+            # The database went away...: whatever this check was to do (a reload's
+            # materialisation) is redone by the next one that gets through.
+            self._dirty = True
+            log.error(_("periodic check failed: {error}").format(error=_one_line(e)))
+            if self.health is not None:
+                self.health.record_check(_one_line(e))
+            return
 
     def _reload_if_changed(self, now: datetime) -> None:
         sig = files_signature(self.config_dir, self.rules_dir)
@@ -294,6 +385,7 @@ class Daemon:
             sep = "\n" if isinstance(e, ConfigError) else " "
             rejected = _("new configuration rejected; still running the previous one:")
             log.error(f"{rejected}{sep}{e}")
+            self._reload_failed()
             return
         if new.settings.database != self.config.settings.database:
             log.warning(_("the database setting changed; restart hanchot to use it"))
@@ -306,18 +398,70 @@ class Daemon:
         if unbuilt:  # the fix may be in this edit: try them now, not after the backoff
             self._schedule(now, now)
 
+    def _reload_failed(self) -> None:
+        if self.health is not None:
+            self.health.record_reload_failure()
 
-def run_forever(config_dir: Path, rules_dir: Path, env: Mapping[str, str]) -> None:
-    """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``."""
-    raw = env.get("HANCHOT_POLL_SECONDS") or "30"
+
+def _one_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive, finite number of seconds from ``env[name]``; InputError otherwise."""
+    raw = env.get(name) or str(default)
     try:
-        poll = float(raw)
+        value = float(raw)
     except ValueError:
-        poll = math.nan
-    if not (math.isfinite(poll) and poll > 0):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
         raise InputError(
-            _("HANCHOT_POLL_SECONDS must be a positive number of seconds, not {value!r}").format(
-                value=raw
+            _("{name} must be a positive number of seconds, not {value!r}").format(
+                name=name, value=raw
             )
         )
-    Daemon(config_dir, rules_dir, env, poll_seconds=poll).run()
+    return value
+
+
+def run_forever(
+    config_dir: Path,
+    rules_dir: Path,
+    env: Mapping[str, str],
+    *,
+    http: tuple[str, int] | None = None,
+    standby: bool = False,
+) -> None:
+    """Entry point of ``hanchot run``; poll interval from ``HANCHOT_POLL_SECONDS``, the
+    longest wait between retries of a failed cycle from ``HANCHOT_RETRY_MAX_SECONDS``
+    (60), the age at which another process's claim counts as abandoned from
+    ``HANCHOT_STUCK_AFTER_SECONDS`` (900). ``http``: serve ``/healthz`` and ``/metrics``
+    there. Raises StoreError when a standby took the lock over (a non-zero exit, so
+    systemd restarts this one)."""
+    poll = _seconds(env, "HANCHOT_POLL_SECONDS", 30)
+    retry_max = _seconds(env, "HANCHOT_RETRY_MAX_SECONDS", 60)
+    stuck = timedelta(seconds=_seconds(env, "HANCHOT_STUCK_AFTER_SECONDS", 900))
+    health = server = None
+    if http is not None:
+        from engine.health import Health, HealthServer
+
+        health = Health(_utcnow)
+        server = HealthServer(health, *http).start()
+    d = Daemon(
+        config_dir,
+        rules_dir,
+        env,
+        poll_seconds=poll,
+        health=health,
+        standby=standby,
+        retry_max_seconds=retry_max,
+        stuck_after=stuck,
+    )
+    try:
+        d.run()
+    finally:
+        if server is not None:
+            server.stop()
+            health.close()
+    if d.lost_lock:
+        raise StoreError(_("another hanchot daemon took over the database lock"))

@@ -487,6 +487,17 @@ def run(
         bool, typer.Option("--once", help="One dispatch cycle, then exit (cron, tests).")
     ] = False,
     now: NowOpt = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT", help="Serve /healthz and /metrics here."),
+    ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option("--standby", help="PostgreSQL: wait for the active daemon's lock."),
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="text | json (one object per line).")
+    ] = "text",
     database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
@@ -494,13 +505,24 @@ def run(
     """The daemon: send reminders on time until stopped (SIGTERM/SIGINT)."""
     from engine import daemon
 
+    if log_format not in ("text", "json"):
+        raise InputError(
+            _("unknown --log-format {value!r}; use text or json").format(value=log_format)
+        )
+    listen = None
+    if http is not None:
+        from engine.health import parse_listen
+
+        listen = parse_listen(http)
+    if once and (listen or standby):
+        raise InputError(_("--http and --standby are for the daemon, not --once"))
     require_dirs(config, rules)
     if database:
         # The daemon loads (and reloads) the config with the process environment,
         # where HANCHOT_DATABASE_URL wins over settings.database.
         os.environ["HANCHOT_DATABASE_URL"] = database
 
-    daemon.setup_logging()
+    daemon.setup_logging(fmt=log_format)
     if once:
         # Exit codes (SPEC §5.1): 0 all due mail sent, 3 some deferred (server down,
         # stopped by a signal, a message that could not be built), 4 some failed for
@@ -517,4 +539,4 @@ def run(
         raise typer.Exit(report.exit_code)
     if now is not None:
         raise InputError(_("--now is only for --once"))
-    daemon.run_forever(config, rules, os.environ)
+    daemon.run_forever(config, rules, os.environ, http=listen, standby=standby)

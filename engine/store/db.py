@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import DatabaseFault, DiskFull, StoreError
 from engine.i18n import _
+
+_log = logging.getLogger("hanchot.lock")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: Key of the PostgreSQL advisory lock held by ``hanchot run`` ("hanchot" in ASCII).
@@ -470,6 +474,77 @@ class DaemonLock:
             conn.commit()
             self._conn = conn
 
+    # ------------------------------------------------------------ standby (issue 9)
+    def _try_pg_lock(self) -> bool:
+        """One ``pg_try_advisory_lock`` on a new dedicated connection; True if taken."""
+        conn = self.engine.connect()
+        try:
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY})
+            taken = bool(got.scalar())
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        if not taken:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def wait(self, stopping: threading.Event, poll: float = 1.0) -> bool:
+        """``hanchot run --standby``: block until this process holds the lock.
+
+        PostgreSQL: tries the advisory lock every ``poll`` seconds; the server frees it
+        as soon as the active daemon's connection drops (its process died, or a clean
+        stop), so the standby takes over within ``poll`` seconds of that. A database
+        that does not answer is retried at the same pace. Returns True once held,
+        False when ``stopping`` was set first. SQLite and other databases: exactly
+        :meth:`acquire` (a refusal when another daemon holds the file lock; a file
+        lock cannot be handed over between machines).
+        """
+        if self.engine.dialect.name != "postgresql":
+            self.acquire()
+            return True
+        told = False
+        while not stopping.is_set():
+            try:
+                if self._try_pg_lock():
+                    return True
+            except sa.exc.DBAPIError as e:
+                _log.warning("standby: the database does not answer (%s); retrying", e.orig)
+            else:
+                if not told:
+                    _log.info("standby: another daemon holds the lock; waiting to take over")
+                    told = True
+            stopping.wait(poll)
+        return False
+
+    def still_held(self) -> bool | None:
+        """PostgreSQL: True while the lock's connection answers; after a database
+        restart dropped it, tries to take the lock again: True if taken, False if
+        another daemon has it now, None if the database still does not answer.
+        Always True for SQLite (the file lock cannot be lost)."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._conn is not None:
+            try:
+                self._conn.execute(sa.text("SELECT 1"))
+                self._conn.commit()
+                return True
+            except sa.exc.DBAPIError:
+                try:
+                    self._conn.close()
+                except Exception:
+                    pass
+                self._conn = None
+        try:
+            taken = self._try_pg_lock()
+        except sa.exc.DBAPIError:
+            return None
+        if taken:
+            _log.warning("the database lock was lost (server restart?); taken again")
+        return taken
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -479,6 +554,8 @@ class DaemonLock:
             try:
                 self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
                 self._conn.commit()
+            except sa.exc.DBAPIError:
+                pass  # the connection is gone, and the lock with it
             finally:
                 self._conn.close()
                 self._conn = None

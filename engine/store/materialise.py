@@ -209,6 +209,24 @@ def _store_fingerprint(session: Session, value: dict[str, Any]) -> None:
         session.execute(meta.insert().values(key=FINGERPRINT_KEY, value=text))
 
 
+def _insert_new(session: Session, rows: list[dict]) -> dict[tuple[str, str], int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: (rule, key) -> id of rows inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (
+        insert(deadlines)
+        .on_conflict_do_nothing()
+        .returning(deadlines.c.id, deadlines.c.rule_id, deadlines.c.key)
+    )
+    out: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), 1000):
+        for r in session.execute(stmt, rows[start : start + 1000]):
+            out[(r.rule_id, r.key)] = r.id
+    return out
+
+
 def materialise(
     session: Session,
     config: Config,
@@ -372,17 +390,15 @@ def _materialise(
         )
 
     if new_rows:
-        session.execute(deadlines.insert(), new_rows)
-        report.created = len(new_rows)
-        ids = dict(
-            ((r.rule_id, r.key), r.id)
-            for r in session.execute(
-                sa.select(deadlines.c.id, deadlines.c.rule_id, deadlines.c.key).where(
-                    deadlines.c.created_at == now
-                )
-            )
-        )
+        # Another process (``run --once``, a second daemon, ``event add``) may be
+        # creating the same deadlines right now: on PostgreSQL our snapshot did not
+        # show its uncommitted rows. ON CONFLICT DO NOTHING waits for it and skips
+        # them; only the rows this transaction really inserted are counted and logged.
+        ids = _insert_new(session, new_rows)
+        report.created = len(ids)
         for r in new_rows:
+            if (r["rule_id"], r["key"]) not in ids:
+                continue
             log_change(
                 session,
                 at=now,

@@ -478,3 +478,55 @@ __all__ = [
     "status_lines",
     "statuses",
 ]
+
+
+# ------------------------------------------------------------------ retention (issue 9)
+#: Outbox states ``hanchot prune`` may remove: nothing left to do for them.
+PRUNABLE = ("sent", "superseded")
+
+
+def prune_outbox(
+    sessions,
+    before: datetime,
+    *,
+    actor: str,
+    now: datetime,
+    dry_run: bool = False,
+    batch: int = 5000,
+) -> dict[str, int]:
+    """Remove ``sent`` and ``superseded`` outbox rows whose send instant is before
+    ``before`` (aware), ``batch`` rows per transaction; returns the count per state.
+
+    Never touches deadlines, events, the audit log, or pending/sending/failed rows.
+    Safe for "at most once": a deadline's stage instances up to its
+    ``materialised_through`` are never materialised again, so a removed row is never
+    re-created. ``dry_run`` only counts. One audit entry records a real prune.
+    """
+    before = require_aware(before)
+    now = require_aware(now)
+    where = (outbox.c.state.in_(PRUNABLE), outbox.c.send_at < before)
+    with sessions() as s:
+        counts = dict(
+            s.execute(
+                sa.select(outbox.c.state, sa.func.count()).where(*where).group_by(outbox.c.state)
+            ).all()
+        )
+    counts = {state: counts.get(state, 0) for state in PRUNABLE}
+    if dry_run or not any(counts.values()):
+        return counts
+    while True:
+        with sessions() as s, s.begin():
+            ids = s.execute(sa.select(outbox.c.id).where(*where).limit(batch)).scalars().all()
+            if not ids:
+                break
+            s.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+    with sessions() as s, s.begin():
+        log_change(
+            s,
+            at=now,
+            actor=actor,
+            action="prune",
+            entity="outbox",
+            new={"before": before, **counts},
+        )
+    return counts
