@@ -123,6 +123,7 @@ def materialise(
                 deadlines.c.coordinating,
                 deadlines.c.status,
                 deadlines.c.materialised_through,
+                deadlines.c.original_due,
             )
         ).all()
     }
@@ -163,7 +164,9 @@ def materialise(
             )
             continue
         if row.status not in (OPEN, CANCELLED):
-            continue  # done or waived: closed for good
+            continue  # done, waived or reported: not the rule's to change
+        if row.original_due is not None:
+            values["due"] = row.due  # an approved extension moved it (portal)
         old = {k: getattr(row, k) for k in TRACKED}
         changed = {k: v for k, v in values.items() if old[k] != v}
         if not changed and row.status == OPEN:

@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 
 #: Deadline states. ``cancelled``: the rule or the occurrence no longer exists.
 OPEN, DONE, WAIVED, CANCELLED = "open", "done", "waived", "cancelled"
+#: The unit reported completion in the portal; the focal point has not confirmed yet.
+REPORTED = "reported"
 CLOSED_BY_USER = (DONE, WAIVED)
 
 #: Outbox states. ``sending`` is a claim held by one process while it sends.
@@ -88,6 +90,10 @@ class DeadlineRow(SQLModel, table=True):
     next_send_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     #: Stage instances at or before this instant are already in the outbox.
     materialised_through: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The due date the rule gives, kept once an approved extension moved ``due``.
+    original_due: date | None = None
+    #: When the unit reported completion (on time or late is judged by this instant).
+    reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxRow(SQLModel, table=True):
@@ -165,3 +171,6 @@ outbox = OutboxRow.__table__
 audit = AuditRow.__table__
 meta = MetaRow.__table__
 metadata = SQLModel.metadata
+
+# The portal's tables live on the same metadata (migration 0003_portal).
+from engine.store import portal_tables as _portal_tables  # noqa: E402,F401
