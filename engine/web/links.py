@@ -1,0 +1,32 @@
+"""The links a digest carries for one recipient and one deadline (issue 8.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.core.config import Settings
+from engine.web.tokens import ACK, EXTEND, LIST, REPORT, Signer
+
+#: Link labels as the mail shows them.
+LABELS = {
+    REPORT: "Báo cáo hoàn thành",
+    EXTEND: "Đề nghị gia hạn",
+    ACK: "Đã tiếp nhận",
+    LIST: "Danh sách việc của tôi",
+}
+
+
+def links_for(
+    settings: Settings, signer: Signer, recipient: str, deadline_id: int, now: datetime
+) -> dict[str, str]:
+    """``{report, extend, ack, list}`` → absolute URLs signed for ``recipient`` and
+    this deadline; empty when ``web.base_url`` is not configured (no portal)."""
+    base = settings.web.base_url
+    if not base:
+        return {}
+    out = {
+        a: f"{base}/a/{signer.action_token(recipient, deadline_id, a, now)}"
+        for a in (REPORT, EXTEND, ACK)
+    }
+    out[LIST] = f"{base}/a/{signer.action_token(recipient, None, LIST, now)}"
+    return out
