@@ -106,7 +106,7 @@ def due(
 
 
 # Commands that live in their own modules register themselves on `app`.
-from engine.commands import calendar_cmds, rules_cmds, store_cmds  # noqa: E402,F401
+from engine.commands import calendar_cmds, rules_cmds, store_cmds, web_cmds  # noqa: E402,F401
 
 
 def main() -> None:
