@@ -32,6 +32,7 @@ from engine.errors import ConfigError, HanchotError
 from engine.store import db
 from engine.store.dispatch import DispatchReport, dispatch, next_wake, transport_factory
 from engine.store.materialise import materialise
+from engine.store.notices import send_notices
 from engine.store.tables import events
 
 log = logging.getLogger("hanchot.daemon")
@@ -68,7 +69,9 @@ def run_once(
         with sessions() as s, s.begin():
             materialise(s, cfg, now)
         transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
-        return dispatch(cfg, sessions, transports, now)
+        report = dispatch(cfg, sessions, transports, now)
+        send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
+        return report
     finally:
         engine.dispose()
 
@@ -223,6 +226,8 @@ class Daemon:
             with self.sessions() as s:
                 mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
             today = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
+            if send_notices(self.config, self.sessions, self.transports, now):
+                log.info("portal notices sent")
             if mark != self._events_mark:
                 self._materialise(now, "new events")
             elif today != self._day:

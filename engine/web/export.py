@@ -105,7 +105,7 @@ COLORS = {
 
 def bar_chart(config: Config, totals: dict[str, dict[str, int]]) -> str:
     """A horizontal stacked bar per unit, as inline SVG (no script, no external file)."""
-    bar_h, gap, label_w, width = 22, 10, 230, 640
+    bar_h, gap, label_w, width = 24, 10, 170, 520
     biggest = max((sum(c.values()) for c in totals.values()), default=0) or 1
     scale = (width - label_w - 40) / biggest
     height = len(totals) * (bar_h + gap) + 30
@@ -117,7 +117,7 @@ def bar_chart(config: Config, totals: dict[str, dict[str, int]]) -> str:
         y = i * (bar_h + gap) + 4
         parts.append(
             f'<text x="{label_w - 6}" y="{y + bar_h * 0.7:.0f}" text-anchor="end" '
-            f'font-size="13">{escape(_name(config, unit)[:34])}</text>'
+            f'font-size="13">{escape(_name(config, unit)[:26])}</text>'
         )
         x = label_w
         for key, label in CATEGORIES:

@@ -54,6 +54,7 @@ def add_overview(
         period, start, end, lines = got
         by_unit = views.counts(lines, lambda ln: ln.row.lead)
         by_item = views.counts(lines, lambda ln: ln.row.plan_item or "—")
+        by_item = dict(sorted(by_item.items(), key=lambda kv: _natural(kv[0])))
         return render(
             request,
             "overview.html",
@@ -65,6 +66,7 @@ def add_overview(
             categories=views.CATEGORIES,
             chart=Markup(export.bar_chart(config, by_unit)),
             total=len(lines),
+            colors=export.COLORS,
         )
 
     async def download(request: Request) -> Response:
@@ -90,3 +92,10 @@ def add_overview(
 
     app.router.routes.append(Route("/tong-quan", page))
     app.router.routes.append(Route("/tong-quan.{fmt:str}", download))
+
+
+def _natural(text: str) -> tuple:
+    """Plan items in the plan's order: "2" before "10", "3a" after "3"."""
+    import re
+
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.findall(r"\d+|\D+", text))
