@@ -203,6 +203,7 @@ def materialise_due(session: Session, config: Config, now: datetime) -> tuple[in
                     out.append(
                         {
                             "deadline_id": d.id,
+                            "due": d.due,
                             "stage": inst.stage.at,
                             "repeat": inst.repeat,
                             "recipient": r.email,

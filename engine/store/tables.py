@@ -97,12 +97,16 @@ class DeadlineRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """One (deadline, stage, repeat, recipient) mail, at most once."""
+    """One (deadline, due date, stage, repeat, recipient) mail, at most once.
+
+    The due date is part of the key so that an approved extension (portal) gives the
+    deadline a new ladder whose stages are mailed again for the new date.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         sa.UniqueConstraint(
-            "deadline_id", "stage", "repeat", "recipient", name="uq_outbox_instance"
+            "deadline_id", "due", "stage", "repeat", "recipient", name="uq_outbox_instance"
         ),
         # Failure summaries have no deadline; NULLs never collide in a unique key.
         sa.Index(
@@ -119,6 +123,8 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     deadline_id: int | None = Field(default=None, foreign_key="deadlines.id")
+    #: The deadline's due date this ladder instance was computed from.
+    due: date | None = None
     stage: str = Field(max_length=100)
     repeat: int = 0
     recipient: str = Field(max_length=320)

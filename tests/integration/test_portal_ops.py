@@ -326,3 +326,34 @@ def test_uploads_limit_and_names(tmp_path: Path):
     assert po.safe_filename("...") == "tep-dinh-kem"
     with pytest.raises(InputError):
         po.attachment_path(tmp_path, "../x")
+
+
+def test_extension_after_a_reminder_was_sent_mails_the_new_ladder(store):
+    cfg, sessions = store
+    row = dl(sessions, "ra-soat-tthc")
+    cycle(cfg, sessions, local(2022, 7, 22))  # "5 working days before" 29/07, to qlcn
+    with sessions() as s, s.begin():
+        s.execute(outbox.update().values(state="sent"))  # as dispatch would
+        po.request_extension(
+            s,
+            cfg,
+            row.id,
+            who(cfg, QLCN),
+            new_due=date(2022, 8, 12),
+            reason="r",
+            now=local(2022, 7, 25),
+        )
+        po.decide_extension(s, cfg, row.id, who(cfg, ADMIN), approve=True, now=local(2022, 7, 25))
+    # The same stage for the new date, Fri 12/08: 5 working days before is Fri 05/08.
+    cycle(cfg, sessions, local(2022, 8, 5))
+    assert pending_to(sessions, row.id) == [("5 working days before", QLCN)]
+    with sessions() as s:
+        dues = s.execute(
+            sa.select(outbox.c.due, outbox.c.state)
+            .where(outbox.c.deadline_id == row.id)
+            .order_by(outbox.c.id)
+        ).all()
+    assert [(r.due, r.state) for r in dues] == [
+        (date(2022, 7, 29), "sent"),
+        (date(2022, 8, 12), "pending"),
+    ]

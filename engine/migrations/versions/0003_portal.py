@@ -23,6 +23,18 @@ def upgrade() -> None:
     with op.batch_alter_table("deadlines") as batch:
         batch.add_column(sa.Column("original_due", sa.Date))
         batch.add_column(sa.Column("reported_at", TS))
+    # An extension gives a deadline a new ladder: the due date joins the outbox key.
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("due", sa.Date))
+    op.execute(
+        "UPDATE outbox SET due = (SELECT deadlines.due FROM deadlines "
+        "WHERE deadlines.id = outbox.deadline_id) WHERE deadline_id IS NOT NULL"
+    )
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint("uq_outbox_instance", type_="unique")
+        batch.create_unique_constraint(
+            "uq_outbox_instance", ["deadline_id", "due", "stage", "repeat", "recipient"]
+        )
     op.create_table(
         "reports",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -103,6 +115,12 @@ def downgrade() -> None:
     op.drop_table("extensions")
     op.drop_table("attachments")
     op.drop_table("reports")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint("uq_outbox_instance", type_="unique")
+        batch.create_unique_constraint(
+            "uq_outbox_instance", ["deadline_id", "stage", "repeat", "recipient"]
+        )
+        batch.drop_column("due")
     with op.batch_alter_table("deadlines") as batch:
         batch.drop_column("reported_at")
         batch.drop_column("original_due")
