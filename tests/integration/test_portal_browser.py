@@ -253,3 +253,56 @@ def test_unit_reports_from_a_mailed_link_and_the_focal_point_confirms(site, brow
     assert r.returncode == 0, r.stderr
     later = [body(m) for m in mails(server)[before:]]
     assert later and not any("Rà soát" in b for b in later)  # the other rule still goes
+
+
+def sign_in(browser, web: Web, tmp: Path, server, address: str, at: str, **ctx_kw):
+    """Ask for a sign-in link in the browser, let the daemon mail it, open it."""
+    ctx = browser.new_context(locale="vi-VN", **ctx_kw)
+    page = ctx.new_page()
+    page.goto(web.base + "/dang-nhap")
+    page.fill("#email", address)
+    page.click("button[type=submit]")
+    r = hanchot(tmp, "run", "--once", "--now", at)
+    assert r.returncode == 0, r.stderr
+    page.goto(signin_link(server, address))
+    assert page.url.endswith("/viec")
+    return ctx, page
+
+
+def test_an_approved_extension_moves_the_reminders(site, browser):
+    tmp, port, server = site
+    # Wed 20/07: before the first reminder (Fri 22/07) of the 29/07 due date.
+    web = Web(tmp, port, "2022-07-20T09:00:00+07:00")
+    try:
+        _u, unit = sign_in(browser, web, tmp, server, UNIT, "2022-07-20T09:05:00+07:00")
+        unit.click("text=Rà soát, đánh giá thủ tục hành chính năm 2022")
+        unit.fill("#new_due", "2022-08-12")
+        unit.fill("#reason", "Chờ ý kiến thẩm định của Sở Tư pháp")
+        unit.click("text=Gửi đề nghị gia hạn")
+        assert "hạn chỉ thay đổi khi được đồng ý" in unit.inner_text("main")
+        _a, admin = sign_in(browser, web, tmp, server, ADMIN, "2022-07-20T09:10:00+07:00")
+        admin.click("text=Rà soát, đánh giá thủ tục hành chính năm 2022")
+        assert "Thứ Sáu, 12/08/2022" in admin.inner_text("main")
+        admin.click("button:has-text('Đồng ý gia hạn')")
+        assert "Đã đồng ý gia hạn" in admin.inner_text("main")
+        admin.click("text=Quay lại")
+        text = admin.inner_text("main")
+        assert "Thứ Sáu, 12/08/2022 (gia hạn; hạn ban đầu Thứ Sáu, 29/07/2022)" in text
+    finally:
+        web.stop()
+
+    def mailed_about_review(at: str) -> list[str]:
+        before = len(server.received)
+        r = hanchot(tmp, "run", "--once", "--now", at)
+        assert r.returncode == 0, r.stderr
+        return [
+            m["To"].addresses[0].addr_spec for m in mails(server)[before:] if "Rà soát" in body(m)
+        ]
+
+    # The old ladder (22/07, 28/07, 29/07) sends nothing any more ...
+    assert mailed_about_review("2022-07-22T08:30:00+07:00") == []
+    assert mailed_about_review("2022-07-29T08:30:00+07:00") == []
+    # ... the new one does: 5 working days before Fri 12/08 is Fri 05/08 (lead only).
+    assert mailed_about_review("2022-08-05T08:30:00+07:00") == [UNIT]
+    last = [m for m in mails(server) if "Rà soát" in body(m)][-1]
+    assert "12/08/2022" in body(last)
