@@ -273,6 +273,9 @@ def run(
         bool, typer.Option("--once", help="One dispatch cycle, then exit (cron, tests).")
     ] = False,
     now: NowOpt = None,
+    web: Annotated[
+        str | None, typer.Option("--web", help="Also serve the portal on HOST:PORT.")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -280,6 +283,13 @@ def run(
     from engine import daemon
 
     daemon.setup_logging()
+    if web is not None:
+        from engine.commands.web_cmds import run_with_web
+
+        if once:
+            raise InputError("--web is not for --once")
+        run_with_web(config, rules, web, now)
+        return
     if once:
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
         _out(str(report))

@@ -128,3 +128,58 @@ def report(
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     else:
         _out(text.rstrip("\n"))
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``127.0.0.1:8080``, ``[::1]:8080``) → (host, port); InputError else."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(
+            _("--web {value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)").format(value=text)
+        )
+    return host, int(port)
+
+
+def serve_in_thread(asgi, host: str, port: int):
+    """Start uvicorn for ``asgi`` in a daemon thread (``hanchot run --web``); returns the
+    server, whose ``should_exit`` stops it."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(asgi, host=host, port=port, log_level="warning", server_header=False)
+    )
+    thread = threading.Thread(target=server.run, name="hanchot-web", daemon=True)
+    thread.start()
+    for _i in range(100):  # wait until it listens (or failed to)
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.05)
+    if not server.started:
+        raise InputError(_("cannot listen on {host}:{port}").format(host=host, port=port))
+    return server
+
+
+def run_with_web(config, rules, listen: str, now: str | None) -> None:
+    """``hanchot run --web HOST:PORT``: the daemon, and the portal in the same process."""
+    from engine import daemon
+    from engine.web.serve import build
+
+    host, port = parse_listen(listen)
+    if now is not None:
+        raise InputError("--now is only for --once")
+    asgi = build(config, rules, os.environ, lambda: datetime.now(UTC))
+    server = serve_in_thread(asgi, host, port)
+    typer.echo(
+        _("hanchot web: serving on http://{host}:{port}/ (Ctrl-C stops)").format(
+            host=host, port=port
+        ),
+        err=True,
+    )
+    try:
+        daemon.run_forever(config, rules, os.environ)
+    finally:
+        server.should_exit = True
