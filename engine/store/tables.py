@@ -70,7 +70,12 @@ class DeadlineRow(SQLModel, table=True):
     """One (rule, key) occurrence and where it stands."""
 
     __tablename__ = "deadlines"
-    __table_args__ = (sa.UniqueConstraint("rule_id", "key", name="uq_deadlines_rule_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("rule_id", "key", name="uq_deadlines_rule_key"),
+        # The portal's lists and reports select by status and due date.
+        sa.Index("ix_deadlines_status_due", "status", "due"),
+        sa.Index("ix_deadlines_due", "due"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(max_length=200)

@@ -70,23 +70,28 @@ def to_csv(config: Config, lines: list[ReportLine]) -> str:
 def to_xlsx(config: Config, lines: list[ReportLine], totals: dict[str, dict[str, int]]) -> bytes:
     """A workbook: sheet "Chi tiết" (the table) and "Tổng hợp" (counts per unit)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Chi tiết"
-    ws.append(HEADER)
-    for row in table_rows(config, lines):
-        ws.append(row)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    wb = Workbook(write_only=True)  # streamed: a year of 100,000 deadlines fits in memory
+    ws = wb.create_sheet("Chi tiết")
     for col, width in zip("ABCDEFGHIJ", (6, 60, 14, 30, 30, 30, 26, 14, 12, 40), strict=True):
         ws.column_dimensions[col].width = width
+
+    def bold_row(sheet, values):
+        cells = []
+        for v in values:
+            cell = WriteOnlyCell(sheet, value=v)
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cells.append(cell)
+        sheet.append(cells)
+
+    bold_row(ws, HEADER)
+    for row in table_rows(config, lines):
+        ws.append(row)
     ws2 = wb.create_sheet("Tổng hợp")
-    ws2.append(["Đơn vị chủ trì", *CATEGORY_VI.values()])
-    for cell in ws2[1]:
-        cell.font = Font(bold=True)
+    bold_row(ws2, ["Đơn vị chủ trì", *CATEGORY_VI.values()])
     for unit, c in totals.items():
         ws2.append([_name(config, unit), *(c[k] for k, _ in CATEGORIES)])
     buf = io.BytesIO()

@@ -26,24 +26,25 @@ def add_overview(
     render = app.state.render
     need_session = app.state.need_session
 
-    def figures(request: Request):
+    def allowed(request: Request) -> tuple[bool, str, datetime]:
         who, _sid = need_session(request)
-        if not (who.is_admin or who.is_director):
-            return None
         now = clock()
         period = request.query_params.get("ky") or str(
             Period.containing("quarter", views.today_of(config, now))
         )
+        return who.is_admin or who.is_director, period, now
+
+    def figures(request: Request):
+        ok, period, now = allowed(request)
+        if not ok:
+            return None
         with sessions() as s:
             start, end, lines = views.period_report(s, config, period, now)
         return period, start, end, lines
 
     async def page(request: Request) -> Response:
-        try:
-            got = figures(request)
-        except HanchotError as e:
-            return render(request, "message.html", 400, title="Kỳ không hợp lệ", text=e.message)
-        if got is None:
+        ok, period, now = allowed(request)
+        if not ok:
             return render(
                 request,
                 "message.html",
@@ -51,9 +52,11 @@ def add_overview(
                 title="Không có quyền",
                 text="Trang này dành cho đầu mối và Ban Giám đốc.",
             )
-        period, start, end, lines = got
-        by_unit = views.counts(lines, lambda ln: ln.row.lead)
-        by_item = views.counts(lines, lambda ln: ln.row.plan_item or "—")
+        try:
+            with sessions() as s:
+                start, end, by_unit, by_item, total = views.period_counts(s, config, period, now)
+        except HanchotError as e:
+            return render(request, "message.html", 400, title="Kỳ không hợp lệ", text=e.message)
         by_item = dict(sorted(by_item.items(), key=lambda kv: _natural(kv[0])))
         return render(
             request,
@@ -65,7 +68,7 @@ def add_overview(
             by_item=by_item,
             categories=views.CATEGORIES,
             chart=Markup(export.bar_chart(config, by_unit)),
-            total=len(lines),
+            total=total,
             colors=export.COLORS,
         )
 

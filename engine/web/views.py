@@ -37,25 +37,36 @@ def local_date(config: Config, instant: datetime | None) -> date | None:
     return instant.astimezone(ZoneInfo(config.settings.timezone)).date()
 
 
+#: Deadlines shown per section of the list; the rest are counted ("và N hạn khác").
+SECTION_LIMIT = 50
+#: Sections are counted up to this many; above, the page says "more than 1000".
+COUNT_CAP = 1000
+
+
+@dataclass
+class Section:
+    key: str
+    label: str
+    rows: list
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+
 @dataclass
 class MyList:
     """The recipient's list, in the order the issue asks for."""
 
-    overdue: list = field(default_factory=list)
-    soon: list = field(default_factory=list)
-    reported: list = field(default_factory=list)
-    later: list = field(default_factory=list)
-    done: list = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
 
-    @property
-    def sections(self) -> list[tuple[str, str, list]]:
-        return [
-            ("overdue", "Quá hạn", self.overdue),
-            ("soon", "Sắp đến hạn", self.soon),
-            ("reported", "Đã báo cáo, chờ xác nhận", self.reported),
-            ("later", "Còn lại trong quý", self.later),
-            ("done", "Đã xong", self.done),
-        ]
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
 
 
 def _refs_for(config: Config, units: frozenset[str]) -> set[str]:
@@ -71,57 +82,63 @@ def _refs_for(config: Config, units: frozenset[str]) -> set[str]:
     return out
 
 
-def my_list(session: Session, config: Config, who: Person, now: datetime) -> MyList:
+LIST_COLUMNS = (
+    deadlines.c.id,
+    deadlines.c.rule_id,
+    deadlines.c.key,
+    deadlines.c.title,
+    deadlines.c.plan_item,
+    deadlines.c.due,
+    deadlines.c.lead,
+    deadlines.c.status,
+)
+
+
+def my_list(
+    session: Session, config: Config, who: Person, now: datetime, limit: int = SECTION_LIMIT
+) -> MyList:
     """Deadlines ``who``'s units lead or coordinate (all of them for the focal point and
-    the director): overdue first, then due within 5 working days, then reported ones,
-    the rest of the quarter, and those closed this quarter."""
+    the director): overdue first (most overdue first), then due within 5 working days,
+    reported ones waiting for confirmation, the rest of the quarter, and those of the
+    quarter already closed. At most ``limit`` rows per section, with the total."""
     today = today_of(config, now)
     q_start, q_end = quarter_bounds(today)
     soon = config.calendar.add_working_days(today, SOON_WORKING_DAYS)
-    cols = (
-        deadlines.c.id,
-        deadlines.c.rule_id,
-        deadlines.c.key,
-        deadlines.c.title,
-        deadlines.c.plan_item,
-        deadlines.c.due,
-        deadlines.c.lead,
-        deadlines.c.coordinating,
-        deadlines.c.status,
-        deadlines.c.closed_at,
-        deadlines.c.reported_at,
-    )
-    q = sa.select(*cols).where(
-        sa.or_(
-            sa.and_(deadlines.c.status.in_((OPEN, REPORTED)), deadlines.c.due <= q_end),
-            sa.and_(
-                deadlines.c.status.in_((DONE, WAIVED)),
-                deadlines.c.due >= q_start,
-                deadlines.c.due <= q_end,
-            ),
-        )
-    )
-    everyone = who.is_admin or who.is_director
-    refs = _refs_for(config, who.units)
-    if not everyone:
-        # Lead matched in SQL; coordinating (a JSON list) checked below.
-        coord = sa.cast(deadlines.c.coordinating, sa.String)
-        like = [coord.like(f'%"{r}"%') for r in refs]
-        q = q.where(sa.or_(deadlines.c.lead.in_(refs), *like))
+    c = deadlines.c
+    mine = sa.true()
+    if not (who.is_admin or who.is_director):
+        refs = sorted(_refs_for(config, who.units))
+        coord = sa.cast(c.coordinating, sa.String)
+        # Exact: JSON lists are written ["a", "b"]; every ref is [a-z0-9-]+.
+        mine = sa.or_(c.lead.in_(refs), *(coord.like(f'%"{r}"%') for r in refs))
+    parts = [
+        ("overdue", "Quá hạn", sa.and_(c.status == OPEN, c.due < today), c.due),
+        ("soon", "Sắp đến hạn", sa.and_(c.status == OPEN, c.due >= today, c.due <= soon), c.due),
+        ("reported", "Đã báo cáo, chờ xác nhận", c.status == REPORTED, c.due),
+        (
+            "later",
+            "Còn lại trong quý",
+            sa.and_(c.status == OPEN, c.due > soon, c.due <= q_end),
+            c.due,
+        ),
+        (
+            "done",
+            "Đã xong trong quý",
+            sa.and_(c.status.in_((DONE, WAIVED)), c.due >= q_start, c.due <= q_end),
+            c.due.desc(),
+        ),
+    ]
     out = MyList()
-    for r in session.execute(q.order_by(deadlines.c.due, deadlines.c.id)):
-        if not everyone and not (who.units & concerned_units(config.directory, r)):
-            continue
-        if r.status in (DONE, WAIVED):
-            out.done.append(r)
-        elif r.status == REPORTED:
-            out.reported.append(r)
-        elif r.due < today:
-            out.overdue.append(r)
-        elif r.due <= soon:
-            out.soon.append(r)
-        else:
-            out.later.append(r)
+    for key, label, where, order in parts:
+        cond = sa.and_(where, mine)
+        rows = session.execute(
+            sa.select(*LIST_COLUMNS).where(cond).order_by(order, c.id).limit(limit)
+        ).all()
+        total = len(rows)
+        if total == limit:  # counted up to COUNT_CAP ("more than 1000")
+            capped = sa.select(c.id).where(cond).limit(COUNT_CAP + 1).subquery()
+            total = session.execute(sa.select(sa.func.count()).select_from(capped)).scalar()
+        out.sections.append(Section(key, label, rows, total))
     return out
 
 
@@ -242,3 +259,42 @@ def counts(lines: list[ReportLine], key) -> dict[str, dict[str, int]]:
         bucket = out.setdefault(key(ln), {c: 0 for c, _ in CATEGORIES})
         bucket[ln.category] += 1
     return out
+
+
+def period_counts(
+    session: Session, config: Config, period: str, now: datetime
+) -> tuple[date, date, dict, dict, int]:
+    """The overview's figures only: (start, end, by lead unit, by plan item, total).
+
+    Same categories as :func:`period_report`, from six columns per deadline instead of
+    whole rows (the overview of 100,000 deadlines must render in 50 ms).
+    """
+    p = parse_period(period)
+    today = today_of(config, now)
+    zone = ZoneInfo(config.settings.timezone)
+    c = deadlines.c
+    rows = session.execute(
+        sa.select(c.lead, c.plan_item, c.status, c.due, c.reported_at, c.closed_at).where(
+            c.due >= p.start, c.due <= p.end, c.status != CANCELLED
+        )
+    ).all()
+    blank = {k: 0 for k, _ in CATEGORIES}
+    by_unit: dict[str, dict[str, int]] = {}
+    by_item: dict[str, dict[str, int]] = {}
+    for lead, item, status, due, reported_at, closed_at in rows:
+        if status == WAIVED:
+            cat = "waived"
+        elif status == DONE:
+            finished = (reported_at or closed_at).astimezone(zone).date()
+            cat = "done_on_time" if finished <= due else "done_late"
+        else:
+            cat = "open_late" if due < today else "open_in_time"
+        u = by_unit.get(lead)
+        if u is None:
+            u = by_unit[lead] = dict(blank)
+        u[cat] += 1
+        i = by_item.get(item or "—")
+        if i is None:
+            i = by_item[item or "—"] = dict(blank)
+        i[cat] += 1
+    return p.start, p.end, by_unit, by_item, len(rows)

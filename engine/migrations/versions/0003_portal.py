@@ -23,6 +23,8 @@ def upgrade() -> None:
     with op.batch_alter_table("deadlines") as batch:
         batch.add_column(sa.Column("original_due", sa.Date))
         batch.add_column(sa.Column("reported_at", TS))
+    op.create_index("ix_deadlines_status_due", "deadlines", ["status", "due"])
+    op.create_index("ix_deadlines_due", "deadlines", ["due"])
     # An extension gives a deadline a new ladder: the due date joins the outbox key.
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("due", sa.Date))
@@ -121,6 +123,8 @@ def downgrade() -> None:
             "uq_outbox_instance", ["deadline_id", "stage", "repeat", "recipient"]
         )
         batch.drop_column("due")
+    op.drop_index("ix_deadlines_due", "deadlines")
+    op.drop_index("ix_deadlines_status_due", "deadlines")
     with op.batch_alter_table("deadlines") as batch:
         batch.drop_column("reported_at")
         batch.drop_column("original_due")
