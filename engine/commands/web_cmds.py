@@ -183,3 +183,137 @@ def run_with_web(config, rules, listen: str, now: str | None) -> None:
         daemon.run_forever(config, rules, os.environ)
     finally:
         server.should_exit = True
+
+
+# ------------------------------------------------------------------ portal actions
+ext_app = typer.Typer(
+    no_args_is_help=True, help="Gia hạn (extensions): request, approve, refuse — as the portal."
+)
+app.add_typer(ext_app, name="extension")
+ByAddr = Annotated[
+    str | None,
+    typer.Option("--by", help="Acting address from units.yaml (default: settings admin_email)."),
+]
+
+
+def _portal_action(config, rules, now, by):
+    """(config, sessions, person, instant) for a CLI command that acts as the portal does."""
+    from engine.commands.store_cmds import open_store
+    from engine.store.portal_ops import person
+
+    at = parse_now(now)
+    cfg, sessions = open_store(config, rules, at)
+    address = by or cfg.settings.admin_email
+    if not address:
+        raise InputError(_("give --by ADDRESS (an address from units.yaml)"))
+    who = person(cfg.directory, address)
+    if who is None:
+        raise InputError(
+            _("{address} is not an address of any unit in units.yaml").format(address=address)
+        )
+    return cfg, sessions, who, at
+
+
+@app.command()
+def confirm(
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    key: Annotated[str, typer.Argument(help="Occurrence key.")],
+    by: ByAddr = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Xác nhận báo cáo hoàn thành của đơn vị (đầu mối)."""
+    from engine.store import portal_ops as po
+
+    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    with sessions() as s, s.begin():
+        row = po.deadline_by_ref(s, rule, key)
+        po.confirm_report(s, cfg, row.id, who, now=at)
+    _out(_("Confirmed: {rule} {key} is done.").format(rule=rule, key=key))
+
+
+@app.command("return")
+def return_(
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    key: Annotated[str, typer.Argument(help="Occurrence key.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the report is returned.")],
+    by: ByAddr = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Trả lại báo cáo hoàn thành, nêu lý do (đơn vị được gửi thư)."""
+    from engine.store import portal_ops as po
+
+    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    with sessions() as s, s.begin():
+        row = po.deadline_by_ref(s, rule, key)
+        po.return_report(s, cfg, row.id, who, reason=reason, now=at)
+    _out(_("Returned: {rule} {key} is open again.").format(rule=rule, key=key))
+
+
+@ext_app.command("request")
+def ext_request(
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    key: Annotated[str, typer.Argument(help="Occurrence key.")],
+    to: Annotated[str, typer.Option("--to", help="New due date, YYYY-MM-DD.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    by: ByAddr = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Đề nghị gia hạn."""
+    from engine.core.spans import parse_date
+    from engine.store import portal_ops as po
+
+    new_due = parse_date(to)
+    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    with sessions() as s, s.begin():
+        row = po.deadline_by_ref(s, rule, key)
+        po.request_extension(s, cfg, row.id, who, new_due=new_due, reason=reason, now=at)
+    _out(
+        _("Extension to {date} requested for {rule} {key}.").format(
+            date=new_due.isoformat(), rule=rule, key=key
+        )
+    )
+
+
+def _decide(rule, key, approve, reason, by, now, config, rules) -> None:
+    from engine.store import portal_ops as po
+
+    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    with sessions() as s, s.begin():
+        row = po.deadline_by_ref(s, rule, key)
+        po.decide_extension(s, cfg, row.id, who, approve=approve, reason=reason or "", now=at)
+        due = po.deadline_by_id(s, row.id).due
+    _out(_("{rule} {key}: due {date}.").format(rule=rule, key=key, date=due.isoformat()))
+
+
+@ext_app.command("approve")
+def ext_approve(
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    key: Annotated[str, typer.Argument(help="Occurrence key.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Note (optional).")] = None,
+    by: ByAddr = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Đồng ý gia hạn: hạn và toàn bộ lịch nhắc dời theo hạn mới."""
+    _decide(rule, key, True, reason, by, now, config, rules)
+
+
+@ext_app.command("refuse")
+def ext_refuse(
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    key: Annotated[str, typer.Argument(help="Occurrence key.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why not.")],
+    by: ByAddr = None,
+    now: NowOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Không đồng ý gia hạn (nêu lý do)."""
+    _decide(rule, key, False, reason, by, now, config, rules)
