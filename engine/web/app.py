@@ -472,6 +472,61 @@ def create_app(
         resp.delete_cookie(COOKIE, path="/")
         return resp
 
+    # ------------------------------------------------------------------ events (admin)
+    def events_page(request: Request, who, sid, status: int = 200, **extra) -> Response:
+        from engine.store.ops import list_events
+
+        with sessions() as s:
+            recent = list_events(s)[-30:][::-1]
+        return render(
+            request, "events.html", status=status, csrf=signer.csrf(sid), events=recent, **extra
+        )
+
+    async def events_get(request: Request) -> Response:
+        who, sid = need_session(request)
+        if not who.is_admin:
+            return message(request, "Không có quyền", "Trang này dành cho đầu mối.", 403)
+        return events_page(request, who, sid)
+
+    async def events_post(request: Request) -> Response:
+        from engine.store.materialise import materialise
+        from engine.store.ops import record_event
+
+        who, sid = need_session(request)
+        if not who.is_admin:
+            return message(request, "Không có quyền", "Trang này dành cho đầu mối.", 403)
+        form = await request.form()
+        if not signer.check_csrf(sid, form.get("csrf")):
+            return message(request, "Biểu mẫu hết hiệu lực", "Hãy tải lại trang rồi thử lại.", 403)
+        now = clock()
+        try:
+            when = _opt_date(form.get("date"))
+            if when is None:
+                raise InputError(_("give the event's date"))
+            attrs: dict[str, str] = {}
+            for n, line in enumerate(str(form.get("attrs", "")).splitlines(), 1):
+                if not line.strip():
+                    continue
+                k, sep, v = line.partition("=")
+                if not sep or not k.strip():
+                    raise InputError(_("attribute line {n} is not key=value").format(n=n))
+                attrs[k.strip()] = v.strip()
+            with sessions() as s, s.begin():
+                added = record_event(
+                    s,
+                    str(form.get("type", "")).strip(),
+                    str(form.get("id", "")).strip(),
+                    when,
+                    attrs,
+                    actor=who.email,
+                    now=now,
+                )
+                report = materialise(s, config, now, actor=who.email)
+        except HanchotError as e:
+            return events_page(request, who, sid, status=400, error=e.message)
+        done = f"Đã ghi sự kiện; {report.created} hạn mới." if added else "Sự kiện này đã có."
+        return events_page(request, who, sid, ok=done)
+
     # ------------------------------------------------------------------ errors
     async def on_redirect(request: Request, exc: _Redirect) -> Response:
         return RedirectResponse(exc.to, status_code=303)
@@ -491,6 +546,8 @@ def create_app(
         Route("/dang-nhap", signin_post, methods=["POST"]),
         Route("/dang-nhap/{token}", signin_link),
         Route("/dang-xuat", signout, methods=["POST"]),
+        Route("/su-kien", events_get),
+        Route("/su-kien", events_post, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

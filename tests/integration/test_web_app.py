@@ -8,7 +8,7 @@ focal point (direct).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -228,3 +228,53 @@ def test_admin_confirms_and_decides_in_the_portal(portal):
         f"/han/{d}/waive", data={"csrf": csrf_of(unit.get(f"/han/{d}").text), "reason": "x"}
     )
     assert r.status_code == 400 and status(sessions, "ra-soat-tthc") == OPEN
+
+
+def test_focal_point_records_an_event_and_its_deadline_appears(tmp_path):
+    from tests.integration.portal_helpers import REPORT_RULE, REVIEW_RULE
+    from tests.integration.store_helpers import PUBLISH_RULE
+
+    cfg = portal_config(tmp_path, rules=(REPORT_RULE, REVIEW_RULE, PUBLISH_RULE))
+    engine, sessions = open_store(cfg)
+    now = local(2022, 7, 21, 9)
+    with sessions() as s, s.begin():
+        materialise(s, cfg, now)
+    signer = Signer("test-secret-" * 4)
+    app = create_app(cfg, sessions, signer=signer, clock=lambda: now, data_dir=tmp_path)
+    admin = TestClient(app, base_url="http://portal.test", follow_redirects=False)
+    admin.get(f"/a/{signer.action_token(ADMIN, None, 'list', now)}")
+    unit = TestClient(app, base_url="http://portal.test", follow_redirects=False)
+    unit.get(f"/a/{signer.action_token(QLCN, None, 'list', now)}")
+    assert unit.get("/su-kien").status_code == 403
+    page = admin.get("/su-kien")
+    form = {"csrf": csrf_of(page.text), "type": "publication", "id": "qd-0711"}
+    bad = admin.post("/su-kien", data={**form, "date": "2022-07-11", "attrs": "delegated"})
+    assert bad.status_code == 400 and "not key=value" in bad.text
+    assert admin.post("/su-kien", data={**form, "date": ""}).status_code == 400
+    assert (
+        admin.post("/su-kien", data={**form, "csrf": "x", "date": "2022-07-11"}).status_code == 403
+    )
+    ok = admin.post("/su-kien", data={**form, "date": "2022-07-11", "attrs": "delegated=false"})
+    assert ok.status_code == 200 and "1 hạn mới" in ok.text
+    with sessions() as s:
+        row = s.execute(
+            sa.select(deadlines.c.due, deadlines.c.lead).where(deadlines.c.key == "qd-0711")
+        ).one()
+        actor = s.execute(
+            sa.select(audit.c.actor).where(audit.c.entity == "event", audit.c.action == "record")
+        ).scalar()
+    # 30 days counted from the day after Mon 11/07/2022 (Điều 147): Wed 10/08/2022,
+    # a working day, so no roll.
+    assert row.due == date(2022, 8, 10) and row.lead == "qlcn" and actor == ADMIN
+    engine.dispose()
+
+
+def test_list_sections_are_limited_and_counted(portal):
+    from engine.store import portal_ops as po
+    from engine.web import views
+
+    cfg, sessions, signer, clock, client = portal
+    with sessions() as s:
+        lst = views.my_list(s, cfg, po.person(cfg.directory, ADMIN), clock(), limit=1)
+    soon = lst.section("soon")  # both rules are due Fri 29/07, within 5 working days of 21/07
+    assert soon.total == 2 and len(soon.rows) == 1 and soon.more == 1 and not soon.capped
