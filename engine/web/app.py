@@ -432,7 +432,9 @@ def create_app(
                 signins.insert().values(email=email, nonce=nonce, requested_at=now, from_addr=addr)
             )
             if po.person(config.directory, email) is not None:
-                link = f"{base}/dang-nhap/{signer.signin_token(email, nonce)}"
+                # Without web.base_url (a first try on one machine): the address used.
+                origin = base or str(request.base_url).rstrip("/")
+                link = f"{origin}/dang-nhap/{signer.signin_token(email, nonce)}"
                 po.queue_notice(
                     s,
                     kind="signin",

@@ -76,6 +76,13 @@ def test_run_with_web_serves_the_portal_and_mails_its_notices(tmp_path):
                 break
             time.sleep(0.2)
         assert found, "the daemon did not mail the sign-in link"
+        import email
+        import email.policy
+
+        msg = email.message_from_bytes(found[0].read_bytes(), policy=email.policy.default)
+        # No web.base_url in the shipped settings: the link uses the address asked.
+        link = re.search(rf"{base}/dang-nhap/\S+", msg.get_content()).group(0)
+        assert httpx.get(link).status_code == 303  # signs in, once
         assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
     finally:
         proc.send_signal(signal.SIGTERM)
