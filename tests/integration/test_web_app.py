@@ -281,3 +281,48 @@ def test_list_sections_are_limited_and_counted(portal):
     assert lst.section("soon").total == 0
     later = lst.section("later")
     assert later.total == 2 and len(later.rows) == 1 and later.more == 1 and not later.capped
+
+
+def test_expired_link_says_expired_whatever_its_action(portal):
+    cfg, sessions, signer, clock, client = portal
+    d = did(sessions, "ra-soat-tthc")
+    for action in ("ack", "extend", "list"):
+        old = signer.action_token(
+            QLCN, None if action == "list" else d, action, clock() - timedelta(days=91)
+        )
+        r = client.get(f"/a/{old}")
+        assert r.status_code == 403 and "expired" in r.text, action
+
+
+def test_oversized_request_is_refused_before_reading(tmp_path):
+    from engine.core.config import WebSettings
+
+    cfg = portal_config(
+        tmp_path, web=WebSettings(base_url="http://portal.test", max_upload_bytes=100)
+    )
+    engine, sessions = open_store(cfg)
+    now = local(2022, 7, 21, 9)
+    with sessions() as s, s.begin():
+        materialise(s, cfg, now)
+    signer = Signer("test-secret-" * 4)
+    app = create_app(cfg, sessions, signer=signer, clock=lambda: now, data_dir=tmp_path)
+    client = TestClient(app, base_url="http://portal.test", follow_redirects=False)
+    d = did(sessions, "ra-soat-tthc")
+    token = signer.action_token(QLCN, d, "report", now)
+    html = client.get(f"/a/{token}").text
+    # Above 10 files at the limit plus 1 MiB of form: 413, nothing stored.
+    big = b"x" * (10 * 100 + 1024 * 1024 + 1)
+    r = client.post(
+        f"/a/{token}",
+        data={"csrf": csrf_of(html), "doc_number": "1"},
+        files={"files": ("a.pdf", big, "application/pdf")},
+    )
+    assert r.status_code == 413 and status(sessions, "ra-soat-tthc") == OPEN
+    r = client.post(
+        f"/a/{token}",
+        data={"csrf": csrf_of(html), "doc_number": "1"},
+        files={"files": ("a.pdf", b"x" * 101, "application/pdf")},
+    )
+    assert r.status_code == 400 and "the limit is 100 bytes" in r.text
+    assert not (tmp_path / "attachments").exists()
+    engine.dispose()
