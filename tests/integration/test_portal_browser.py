@@ -306,3 +306,120 @@ def test_an_approved_extension_moves_the_reminders(site, browser):
     assert mailed_about_review("2022-08-05T08:30:00+07:00") == [UNIT]
     last = [m for m in mails(server) if "Rà soát" in body(m)][-1]
     assert "12/08/2022" in body(last)
+
+
+QUARTER_RULES = """\
+rules:
+  - {id: dung-han, title: Việc đúng hạn, plan_item: "1", lead: qlcn, due: {on: 2022-07-15}}
+  - {id: qua-han, title: Việc hoàn thành muộn, plan_item: "2", lead: qlcn, due: {on: 2022-07-20}}
+  - {id: trong-han, title: Việc còn trong hạn, plan_item: "3", lead: qlnl, due: {on: 2022-09-30}}
+  - {id: chua-xong, title: Việc quá hạn chưa xong, plan_item: "3", lead: qlnl,
+     due: {on: 2022-08-05}}
+"""
+
+
+def test_overview_of_a_hand_made_quarter_and_its_xlsx(site, browser, tmp_path):
+    """2022-Q3, as of Mon 15/08/2022 (no holiday 01/07–31/08 in 2022):
+    dung-han due Fri 15/07 done Thu 14/07 → on time; qua-han due Wed 20/07 done Tue
+    26/07 → late by 4 working days (21, 22, 25, 26); trong-han due Fri 30/09 → open in
+    time; chua-xong due Fri 05/08 → overdue by 6 working days (8–12, 15 August)."""
+    from openpyxl import load_workbook
+
+    tmp, port, server = site
+    (tmp / "rules" / "plan.yaml").write_text(QUARTER_RULES, encoding="utf-8")
+    for args in (
+        ("done", "dung-han", "once", "--evidence", "12/BC", "--now", "2022-07-14T15:00+07:00"),
+        ("done", "qua-han", "once", "--evidence", "20/BC", "--now", "2022-07-26T10:00+07:00"),
+    ):
+        r = hanchot(tmp, *args)
+        assert r.returncode == 0, r.stderr
+    web = Web(tmp, port, "2022-08-15T09:00:00+07:00")
+    try:
+        ctx, page = sign_in(
+            browser,
+            web,
+            tmp,
+            server,
+            ADMIN,
+            "2022-08-15T09:05:00+07:00",
+            viewport={"width": 1280, "height": 900},
+            accept_downloads=True,
+        )
+        page.click("text=Tổng quan")
+        page.fill("#ky", "2022-Q3")
+        page.click("button:has-text('Xem')")
+        cells = page.eval_on_selector_all(
+            "#by-unit tbody tr",
+            "rows => rows.map(r => [r.querySelector('th').innerText,"
+            " ...[...r.querySelectorAll('td')].map(td => Number(td.innerText))])",
+        )
+        assert sorted(cells) == [
+            ["Phòng Quản lý Công nghiệp", 1, 1, 0, 0, 0],
+            ["Phòng Quản lý Năng lượng", 0, 0, 1, 1, 0],
+        ]
+        items = page.eval_on_selector_all(
+            "#by-item tbody tr",
+            "rows => rows.map(r => [r.querySelector('th').innerText,"
+            " ...[...r.querySelectorAll('td')].map(td => Number(td.innerText))])",
+        )
+        assert items == [["1", 1, 0, 0, 0, 0], ["2", 0, 1, 0, 0, 0], ["3", 0, 0, 1, 1, 0]]
+        assert page.locator("svg rect").count() == 4  # one bar segment per non-zero count
+        shot(page, "tong-quan.png")
+        with page.expect_download() as dl:
+            page.click("text=Excel (XLSX)")
+        target = tmp_path / "q3.xlsx"
+        dl.value.save_as(target)
+        ctx.close()
+    finally:
+        web.stop()
+    rows = [[c.value for c in r] for r in load_workbook(target)["Chi tiết"].iter_rows()]
+    assert rows[1:] == [
+        [
+            1,
+            "Việc đúng hạn",
+            "15/07/2022",
+            "Phòng Quản lý Công nghiệp",
+            None,
+            None,
+            "Đã hoàn thành đúng hạn",
+            "14/07/2022",
+            0,
+            "12/BC",
+        ],
+        [
+            2,
+            "Việc hoàn thành muộn",
+            "20/07/2022",
+            "Phòng Quản lý Công nghiệp",
+            None,
+            None,
+            "Đã hoàn thành quá hạn",
+            "26/07/2022",
+            4,
+            "20/BC",
+        ],
+        [
+            3,
+            "Việc quá hạn chưa xong",
+            "05/08/2022",
+            "Phòng Quản lý Năng lượng",
+            None,
+            None,
+            "Chưa hoàn thành quá hạn",
+            None,
+            6,
+            None,
+        ],
+        [
+            4,
+            "Việc còn trong hạn",
+            "30/09/2022",
+            "Phòng Quản lý Năng lượng",
+            None,
+            None,
+            "Chưa hoàn thành trong hạn",
+            None,
+            0,
+            None,
+        ],
+    ]
