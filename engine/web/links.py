@@ -30,3 +30,20 @@ def links_for(
     }
     out[LIST] = f"{base}/a/{signer.action_token(recipient, None, LIST, now)}"
     return out
+
+
+def link_maker(settings: Settings, env, now: datetime):
+    """``(recipient, deadline_id) -> links`` for one dispatch cycle, or ``None`` when
+    no portal is configured (``web.base_url``). Reads the signing key once."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from engine.web.tokens import secret_key
+
+    if not settings.web.base_url:
+        return None
+    signer = Signer(
+        secret_key(Path(settings.data_dir), env),
+        max_age=timedelta(days=settings.web.token_days),
+    )
+    return lambda recipient, deadline_id: links_for(settings, signer, recipient, deadline_id, now)

@@ -105,3 +105,15 @@ def test_links_for_one_recipient_and_deadline():
         assert c.recipient == "qlcn@example.gov.vn"
         assert c.deadline_id == (None if action == "list" else 7)
     assert links_for(Settings(), s, "qlcn@example.gov.vn", 7, NOW) == {}
+
+
+def test_link_maker_reads_the_key_once_and_needs_a_base_url(tmp_path):
+    from engine.web.links import link_maker
+
+    plain = replace(Settings(), data_dir=str(tmp_path))
+    assert link_maker(plain, {}, NOW) is None
+    web = replace(plain, web=WebSettings(base_url="http://h.test"))
+    make = link_maker(web, {"HANCHOT_SECRET_KEY": "k" * 40}, NOW)
+    url = make("qlcn@example.gov.vn", 3)["ack"]
+    claim = signer().verify_action(url.rsplit("/", 1)[1], action=ACK, now=NOW)
+    assert claim.deadline_id == 3 and not (tmp_path / "secret.key").exists()
