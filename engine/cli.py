@@ -1,7 +1,9 @@
 """The ``hanchot`` command line (SPEC §5).
 
-Exit codes: 0 ok, 1 the check asked for failed, 2 bad usage or bad configuration.
-Errors go to stderr as ``file:line: message``; never a traceback for bad input.
+Exit codes (README, Commands): 0 ok, 1 the check asked for failed, 2 bad usage or
+bad configuration, 3 the database is unusable (damaged, not a database, unreachable),
+4 the disk is full, 130 interrupted. Errors go to stderr as ``file:line: message``
+or ``hanchot: message``; never a traceback for bad input or broken storage.
 """
 
 from __future__ import annotations
@@ -23,16 +25,101 @@ app = typer.Typer(
     help="hanchot — hạn chót: deadlines of a Sở's kế hoạch kiểm soát TTHC.",
 )
 
+
+class GivenPath(type(Path())):  # type: ignore[misc]
+    """A directory the user named (``--config``, ``HANCHOT_CONFIG``...), not the default.
+
+    ``given_by`` says where it came from, for error messages.
+    """
+
+    given_by = ""
+
+
+def _mark_given(ctx: typer.Context, param: typer.CallbackParam, value: Path | None):
+    """Option callback: tag a value that did not come from the default."""
+    if value is None:
+        return value
+    source = ctx.get_parameter_source(param.name or "")
+    if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+        return value
+    given = GivenPath(value)
+    if source.name == "ENVIRONMENT":
+        given.given_by = param.envvar if isinstance(param.envvar, str) else "environment"
+    else:
+        given.given_by = param.opts[0] if param.opts else param.name or ""
+    return given
+
+
 ConfigOpt = Annotated[
     Path,
-    typer.Option("--config", envvar="HANCHOT_CONFIG", help="Configuration directory."),
+    typer.Option(
+        "--config",
+        envvar="HANCHOT_CONFIG",
+        help="Configuration directory.",
+        callback=_mark_given,
+    ),
 ]
 RulesOpt = Annotated[
     Path,
-    typer.Option("--rules", envvar="HANCHOT_RULES", help="Rules directory."),
+    typer.Option("--rules", envvar="HANCHOT_RULES", help="Rules directory.", callback=_mark_given),
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        envvar="HANCHOT_DATABASE_URL",
+        help="Database URL instead of settings.database, e.g. sqlite:///var/thu-2022.db "
+        "(a relative SQLite path is relative to the current directory).",
+    ),
 ]
 DEFAULT_CONFIG = Path("config")
 DEFAULT_RULES = Path("rules")
+
+
+def require_dirs(config: Path, rules: Path, *, defaults_optional: bool = False) -> None:
+    """Refuse a configuration or rules directory that does not exist, both at once.
+
+    A directory given with ``--config``/``--rules`` or ``HANCHOT_CONFIG``/
+    ``HANCHOT_RULES`` must exist for every command. The defaults (``./config``,
+    ``./rules``) must exist too, unless ``defaults_optional`` (``due`` then uses the
+    built-in calendar; ``schema`` reads neither). Raises
+    :class:`~engine.errors.ConfigError` (exit 2) naming each missing directory.
+    """
+    from engine.errors import Problem
+    from engine.i18n import _
+
+    problems = []
+    for path, name, option in ((config, "config", "--config"), (rules, "rules", "--rules")):
+        given = path.given_by if isinstance(path, GivenPath) else None
+        if given is None and defaults_optional:
+            continue
+        if path.is_dir():
+            continue
+        if given is None:
+            how = _(
+                "the default; run hanchot from the directory that holds {name}/, "
+                "or give {option} DIR"
+            ).format(name=name, option=option)
+        else:
+            how = _("given by {source}").format(source=given)
+        if path.exists():
+            msg = _("not a directory ({how})").format(how=how)
+        elif name == "config":
+            msg = _("configuration directory not found ({how})").format(how=how)
+        else:
+            msg = _("rules directory not found ({how})").format(how=how)
+        problems.append(Problem(str(path), None, msg))
+    if problems:
+        raise ConfigError(problems)
+
+
+def env_with_database(database: str | None) -> dict[str, str]:
+    """The environment for loading the config, ``--database`` put in as
+    ``HANCHOT_DATABASE_URL`` (which the loader applies over ``settings.database``)."""
+    env = dict(os.environ)
+    if database:
+        env["HANCHOT_DATABASE_URL"] = database
+    return env
 
 
 @app.callback()
@@ -67,6 +154,7 @@ def due(
     from engine.errors import InputError
     from engine.loader.calendar_file import load_calendar
 
+    require_dirs(config, rules, defaults_optional=True)
     if fmt not in ("text", "json"):
         raise InputError(f"unknown --format {fmt!r}; use text or json")
     the_roll: Roll | None = parse_roll(roll)
@@ -106,27 +194,60 @@ def due(
 
 
 # Commands that live in their own modules register themselves on `app`.
-from engine.commands import calendar_cmds, rules_cmds, store_cmds, web_cmds  # noqa: E402,F401
+from engine.commands import (  # noqa: E402,F401
+    calendar_cmds,
+    plan_import_cmds,
+    rules_cmds,
+    store_cmds,
+    web_cmds,
+)
+
+
+def _as_hanchot_error(e: BaseException) -> HanchotError | None:
+    """A fault of the environment (storage, disk) as a HanchotError; None for defects."""
+    if isinstance(e, HanchotError):
+        return e
+    if "sqlalchemy" in sys.modules:
+        import sqlalchemy as sa
+
+        if isinstance(e, sa.exc.DBAPIError):
+            from engine.store.db import db_fault
+
+            return db_fault(e)
+    if isinstance(e, OSError) and e.errno is not None:
+        from engine.i18n import _
+        from engine.store.db import os_fault
+
+        name = e.filename if e.filename is not None else "?"
+        return os_fault(e, _("cannot write or read {file}").format(file=name))
+    return None
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turn HanchotError into exit code 2."""
+    """Console-script entry point: run the app; a HanchotError (or a storage fault)
+    becomes one line on stderr and its exit code."""
     try:
         app()
-    except HanchotError as e:
-        sys.stdout.flush()
-        if isinstance(e, ConfigError):
-            sys.stderr.write(e.message + "\n")
-        else:
-            sys.stderr.write(f"hanchot: {e.message}\n")
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except BrokenPipeError:
         # `hanchot plan | head`: the reader went away; not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        e = _as_hanchot_error(exc)
+        if e is None:
+            raise
+        try:
+            sys.stdout.flush()
+        except OSError:
+            pass
+        if isinstance(e, ConfigError):
+            sys.stderr.write(e.message + "\n")
+        else:
+            sys.stderr.write(f"hanchot: {e.message}\n")
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

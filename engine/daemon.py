@@ -29,8 +29,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from engine.errors import ConfigError, HanchotError
+from engine.i18n import _
 from engine.store import db
-from engine.store.dispatch import DispatchReport, dispatch, next_wake, transport_factory
+from engine.store.dispatch import (
+    DispatchReport,
+    build_errors,
+    dispatch,
+    next_wake,
+    transport_factory,
+)
 from engine.store.materialise import materialise
 from engine.store.notices import send_notices
 from engine.store.tables import events
@@ -44,9 +51,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class OffsetFormatter(logging.Formatter):
+    """Log times as ISO 8601 with their UTC offset (``2026-11-27T10:35:02+07:00``),
+    in the machine's local time, so a line is never ambiguous."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """One line per event on stderr; the libraries' chatter kept at warnings."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     for name in ("alembic", "apscheduler"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -60,20 +77,45 @@ def _load(config_dir: Path, rules_dir: Path, now: datetime):
 def run_once(
     config_dir: Path, rules_dir: Path, now: datetime, env: Mapping[str, str]
 ) -> DispatchReport:
-    """Migrate, load the config, materialise, and run exactly one dispatch cycle."""
-    cfg = _load(config_dir, rules_dir, now)
-    engine = db.make_engine(cfg.settings.database)
+    """Migrate, load the config, materialise, and run exactly one dispatch cycle.
+
+    SIGTERM and SIGINT (Ctrl-C) are handled as the daemon handles them: the message
+    in flight is finished, every claimed but unsent row goes back to ``pending``, and
+    the report says which signal stopped the cycle (``stopped_by``) and how many
+    reminders were left (``left``).
+    """
+    stopped: list[str] = []
+
+    def on_signal(signum, _frame) -> None:
+        if not stopped:
+            stopped.append(signal.Signals(signum).name)
+            log.info(
+                _("{signal}: finishing the current message, then stopping").format(
+                    signal=stopped[0]
+                )
+            )
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        db.migrate(engine)
-        sessions = db.session_factory(engine)
-        with sessions() as s, s.begin():
-            materialise(s, cfg, now)
-        transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
-        report = dispatch(cfg, sessions, transports, now)
-        send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
-        return report
+        cfg = _load(config_dir, rules_dir, now)
+        engine = db.make_engine(cfg.settings.database)
+        try:
+            db.migrate(engine)
+            sessions = db.session_factory(engine)
+            with sessions() as s, s.begin():
+                materialise(s, cfg, now)
+            transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
+            report = dispatch(cfg, sessions, transports, now, should_stop=lambda: bool(stopped))
+            if not stopped:
+                send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
+        finally:
+            engine.dispose()
     finally:
-        engine.dispose()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped:
+        report.stopped_by = stopped[0]
+    return report
 
 
 def files_signature(config_dir: Path, rules_dir: Path) -> tuple:
@@ -255,6 +297,10 @@ class Daemon:
         self._transports()
         log.info("configuration reloaded (%d rules)", len(new.rules))
         self._materialise(now, "configuration changed")
+        with self.sessions() as s:
+            unbuilt, _error = build_errors(s)
+        if unbuilt:  # the fix may be in this edit: try them now, not after the backoff
+            self._schedule(now, now)
 
 
 def run_forever(config_dir: Path, rules_dir: Path, env: Mapping[str, str]) -> None:

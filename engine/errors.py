@@ -1,7 +1,13 @@
 """The one exception hierarchy of hanchot.
 
 Every error a user can cause derives from :class:`HanchotError`; the CLI prints
-its message (no traceback) and exits with :attr:`HanchotError.exit_code`.
+its message (no traceback) and exits with :attr:`HanchotError.exit_code`:
+
+- 1 the check asked for failed (a message could not be sent),
+- 2 bad usage, input or configuration (also a bad database URL, a database that
+  cannot be created, another daemon holding the lock),
+- 3 the database is unusable: not a database, damaged, unreachable,
+- 4 the disk is full: nothing was half-written (every change is one transaction).
 """
 
 from __future__ import annotations
@@ -76,6 +82,19 @@ class Problem:
 
 class StoreError(HanchotError):
     """The tracking database refused an operation (unknown deadline, locked, ...)."""
+
+
+class DatabaseFault(StoreError):
+    """The database is unusable: not a database file, damaged, or unreachable."""
+
+    # 3 and 4 are `run --once`'s "deferred" and "failed" (SPEC §5.1).
+    exit_code = 5
+
+
+class DiskFull(StoreError):
+    """The disk (or quota) is full; the change in progress was rolled back."""
+
+    exit_code = 6
 
 
 class SendError(HanchotError):

@@ -1,8 +1,12 @@
-"""Deadlines as rows for people and programs: ``hanchot plan`` (and later ``status``).
+"""Deadlines as rows for people and programs: ``hanchot plan`` and ``hanchot status``.
 
 :func:`plan_rows` turns occurrences into plain dicts (the JSON objects of SPEC §5);
-:func:`rows_csv` and :func:`print_table` render them. Pure except for the console
-that :func:`print_table` writes to.
+:func:`rows_csv` and :func:`print_table` render them; :func:`print_status` and
+:func:`status_tsv` render ``status``. Pure except for the console they write to.
+
+Stored text (titles, event ids as keys, names) is printed as text: never as Rich
+markup, and with control characters shown as escapes (:func:`~engine.loader.names.printable`).
+Every CSV export passes each cell through :func:`spreadsheet_cell`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 from engine.core.calendar import format_vi
 from engine.core.config import Config
 from engine.core.rules import Occurrence, effective_roll
+from engine.i18n import _
+from engine.loader.names import printable
 
 #: Columns of the CSV output, in order (``coordinating`` joined with ``;``).
 CSV_COLUMNS = (
@@ -108,6 +114,29 @@ def involving(config: Config, occurrences: Iterable[Occurrence], unit: str) -> l
     return out
 
 
+#: First characters that make a spreadsheet read a cell as a formula or a command
+#: (OWASP, "CSV Injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """``value`` as text that a spreadsheet shows and never evaluates.
+
+    A cell that begins with one of :data:`FORMULA_STARTS` (``=HYPERLINK(…)``,
+    ``+cmd``, ``-1+1``, ``@SUM(1)``) gets a leading apostrophe, which Excel and
+    LibreOffice read as "this is text" (OWASP's rule for CSV injection); every other
+    cell is unchanged. ``None`` is the empty cell. Use it for every cell of every
+    export meant for spreadsheets (CSV now, XLSX later); JSON, ICS and the terminal
+    need no such escaping.
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def rows_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV text with :data:`CSV_COLUMNS`; lists joined with ``;``, steps with `` | ``."""
     buf = io.StringIO()
@@ -121,7 +150,7 @@ def rows_csv(rows: Iterable[Mapping[str, Any]]) -> str:
                 v = " | ".join(s["text"] for s in v or ())
             elif isinstance(v, list | tuple):
                 v = ";".join(v)
-            cells.append("" if v is None else v)
+            cells.append(spreadsheet_cell(v))
         w.writerow(cells)
     return buf.getvalue()
 
@@ -140,18 +169,127 @@ def print_table(rows: Sequence[Mapping[str, Any]], console, title: str = "") -> 
     table.add_column("Trạng thái", no_wrap=True)
     for row in rows:
         # Text(): a title such as "[Quý I]" must not be read as Rich markup.
-        task = Text(row["title"])
-        task.append(f"\n{row['rule']} {row['key']}", style="dim")
+        task = Text(printable(row["title"]))
+        task.append(f"\n{row['rule']} {printable(row['key'])}", style="dim")
         table.add_row(
             Text(format_vi(date.fromisoformat(row["due"]))),
-            Text(row.get("plan_item") or ""),
+            Text(printable(row.get("plan_item") or "")),
             task,
-            Text(row["lead_name"]),
-            Text(", ".join(row.get("coordinating_names") or ())),
+            Text(printable(row["lead_name"])),
+            Text(printable(", ".join(row.get("coordinating_names") or ()))),
             Text(STATUS_VI.get(row["status"], row["status"])),
         )
     console.print(table)
     console.print(f"{len(rows)} hạn")
 
 
-__all__ = ["CSV_COLUMNS", "involving", "plan_rows", "print_table", "rows_csv"]
+# ----------------------------------------------------------------------------- status
+#: Columns of ``hanchot status`` as tab-separated text (stdout not a terminal).
+STATUS_TSV_COLUMNS = (
+    "state",
+    "due",
+    "working_days_left",
+    "rule",
+    "key",
+    "title",
+    "lead",
+    "lead_name",
+)
+
+
+def _state_vi(line) -> tuple[str, str, str]:
+    """(state text, its style, time left) in Vietnamese for one status line."""
+    if line.state == "overdue":
+        return "Quá hạn", "red", f"quá {-line.working_days_left} ngày làm việc"
+    left = f"{line.working_days_left} ngày làm việc"
+    if line.state == "due-soon":
+        return "Sắp đến hạn", "yellow", left
+    return "Đang mở", "", left
+
+
+def status_tsv(lines: Iterable[Any], lead_name) -> str:
+    """``status`` for programs and pipes: a header, then one line per deadline.
+
+    Tab-separated, ISO dates, the state as in JSON (``overdue``, ``due-soon``,
+    ``open``); ids are never split. A tab or line break inside stored text is shown
+    as ``\\t`` / ``\\n`` so that each deadline stays one line.
+    """
+    out = ["\t".join(STATUS_TSV_COLUMNS)]
+    for line in lines:
+        cells = (
+            line.state,
+            line.due.isoformat(),
+            str(line.working_days_left),
+            line.rule,
+            line.key,
+            line.title,
+            line.lead,
+            lead_name(line.lead),
+        )
+        out.append("\t".join(printable(c) for c in cells))
+    return "\n".join(out) + "\n"
+
+
+def print_status(lines: Sequence[Any], lead_name, console, title: str = "Theo dõi hạn") -> None:
+    """``status`` for a person at a terminal: a Rich table, ids whole.
+
+    The rule id and key are never wrapped nor cut (they are what ``hanchot done RULE
+    KEY`` needs); when the terminal is too narrow even for the table's narrowest
+    layout, each deadline is printed as a small block instead, one field a line.
+    """
+    from rich.measure import Measurement
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    widest = max((max(len(x.rule), len(printable(x.key))) for x in lines), default=10)
+    # Minimum widths keep a table readable; below them the blocks below are clearer.
+    table = Table(
+        Column("Tình trạng", min_width=11),
+        Column("Hạn", no_wrap=True),
+        Column("Còn lại", min_width=10),
+        Column("Quy tắc / kỳ", no_wrap=True, overflow="ignore", min_width=widest),
+        Column("Việc", min_width=20),
+        Column("Chủ trì", min_width=12),
+        title=title,
+    )
+    for line in lines:
+        state, style, left = _state_vi(line)
+        ident = Text(f"{line.rule}\n{printable(line.key)}")
+        table.add_row(
+            Text(state, style=style),
+            Text(format_vi(line.due)),
+            Text(left),
+            ident,
+            Text(printable(line.title)),
+            Text(printable(lead_name(line.lead))),
+        )
+    # Measured without the console's width, which would clamp the minimum to it.
+    wide = console.options.update_width(10**6)
+    if Measurement.get(console, wide, table).minimum <= console.width:
+        console.print(table)
+        return
+    console.print(Text(title, style="bold"), soft_wrap=True)
+    for line in lines:
+        state, style, left = _state_vi(line)
+        head = Text(state, style=style)
+        head.append(f" — {format_vi(line.due)} — {left}")
+        console.print(head, soft_wrap=True)
+        # soft_wrap: Rich inserts no line break; the id line is whole in the output.
+        console.print(Text(f"  {line.rule} {printable(line.key)}"), soft_wrap=True)
+        console.print(Text(f"  {printable(line.title)}"), soft_wrap=True)
+        lead = _("Lead: {name}").format(name=printable(lead_name(line.lead)))
+        console.print(Text(f"  {lead}"), soft_wrap=True)
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMULA_STARTS",
+    "STATUS_TSV_COLUMNS",
+    "involving",
+    "plan_rows",
+    "print_status",
+    "print_table",
+    "rows_csv",
+    "spreadsheet_cell",
+    "status_tsv",
+]

@@ -64,6 +64,9 @@ class Digest:
     send_at: datetime
     sender_name: str
     sender_email: str
+    #: Who the recipient reports completion to (the focal point, role ``admin``);
+    #: ``None`` when the recipient *is* the focal point (or none is configured).
+    focal_point: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.items, tuple):
@@ -89,6 +92,11 @@ class Digest:
         return sum(1 for i in self.items if i.overdue)
 
     @property
+    def due_today_count(self) -> int:
+        """How many items are due on the send date itself."""
+        return sum(1 for i in self.items if i.working_days_left == 0)
+
+    @property
     def upcoming_count(self) -> int:
-        """How many items are not yet overdue (due today included)."""
-        return len(self.items) - self.overdue_count
+        """How many items are still ahead (due after the send date)."""
+        return sum(1 for i in self.items if i.working_days_left > 0)

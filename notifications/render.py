@@ -21,13 +21,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from engine.core.calendar import format_vi
 from notifications.model import Digest, DigestItem
-from notifications.policy import POLICY
+from notifications.policy import POLICY, header_text
 
 #: PRODID of every calendar hanchot writes (RFC 5545 §3.7.3).
 PRODID = "-//hanchot//Nhac han kiem soat TTHC//VI"
@@ -67,21 +68,35 @@ def days_left_vi(working_days_left: int) -> str:
     return f"quá hạn {-working_days_left} ngày làm việc"
 
 
+def counts_vi(digest: Digest) -> str:
+    """Every non-zero count of ``digest``, worst state first:
+    ``2 việc quá hạn, 1 việc đến hạn hôm nay, 3 việc sắp đến hạn``."""
+    parts = []
+    if digest.overdue_count:
+        parts.append(f"{digest.overdue_count} việc quá hạn")
+    if digest.due_today_count:
+        parts.append(f"{digest.due_today_count} việc đến hạn hôm nay")
+    if digest.upcoming_count:
+        parts.append(f"{digest.upcoming_count} việc sắp đến hạn")
+    return ", ".join(parts)
+
+
 def subject_for(digest: Digest) -> str:
     """The Vietnamese subject line of ``digest`` (not yet RFC 2047 encoded).
 
-    ``[Quá hạn] 2 việc sắp đến hạn, 1 việc quá hạn — Văn phòng Sở`` when anything is
-    overdue, else ``[Nhắc hạn] ...``; a count of zero is left out, items due today
-    count as *sắp đến hạn*, and the recipient's name follows the em dash if known.
+    The tag names the worst state in the digest: ``[Quá hạn]`` when anything is
+    overdue, else ``[Đến hạn]`` when something is due on the send date, else
+    ``[Nhắc hạn]``; then :func:`counts_vi` (every non-zero count, as the body says),
+    and the recipient's name after an em dash if known:
+    ``[Quá hạn] 2 việc quá hạn, 1 việc đến hạn hôm nay — Văn phòng Sở``.
     """
-    upcoming, overdue = digest.upcoming_count, digest.overdue_count
-    parts = []
-    if upcoming:
-        parts.append(f"{upcoming} việc sắp đến hạn")
-    if overdue:
-        parts.append(f"{overdue} việc quá hạn")
-    prefix = "[Quá hạn]" if overdue else "[Nhắc hạn]"
-    subject = f"{prefix} {', '.join(parts)}"
+    if digest.overdue_count:
+        prefix = "[Quá hạn]"
+    elif digest.due_today_count:
+        prefix = "[Đến hạn]"
+    else:
+        prefix = "[Nhắc hạn]"
+    subject = f"{prefix} {counts_vi(digest)}"
     if digest.recipient_name:
         subject += f" — {digest.recipient_name}"
     return subject
@@ -235,8 +250,9 @@ def render(digest: Digest, *, tz: str = "Asia/Ho_Chi_Minh") -> EmailMessage:
     context = {
         "recipient_name": digest.recipient_name,
         "items": [_view(i) for i in items],
-        "upcoming_count": digest.upcoming_count,
+        "counts": counts_vi(digest),
         "overdue_count": digest.overdue_count,
+        "focal_point": digest.focal_point,
         "sender_name": digest.sender_name,
         "sender_email": digest.sender_email,
         "sent_vi": format_vi(digest.send_at.astimezone(zone).date()),
@@ -253,14 +269,16 @@ def render(digest: Digest, *, tz: str = "Asia/Ho_Chi_Minh") -> EmailMessage:
     # "=_" cannot occur in base64 or quoted-printable text, so they never collide.
     seed = hashlib.sha256(digest.message_id.encode("utf-8")).hexdigest()[:24]
     msg = EmailMessage(policy=POLICY)
-    _set(msg, "From", _sender("From", digest.sender_name, digest.sender_email))
-    _set(msg, "To", _address("To", digest.recipient_name or "", digest.recipient_email))
-    _set(msg, "Subject", _folded("Subject", subject_for(digest)))
-    _set(msg, "Date", _folded("Date", format_datetime(digest.send_at.astimezone(zone))))
-    _set(msg, "Message-ID", _folded("Message-ID", digest.message_id, cached=False))
-    _set(msg, "X-Hanchot-Items", _folded("X-Hanchot-Items", _items_header(items), cached=False))
+    # Every header through the header API (which refuses a line break), every
+    # person-supplied text through header_text first (control characters removed).
+    msg["From"] = _address("From", digest.sender_name, digest.sender_email)
+    msg["To"] = _address("To", digest.recipient_name or "", digest.recipient_email)
+    msg["Subject"] = header_text(subject_for(digest))
+    msg["Date"] = format_datetime(digest.send_at.astimezone(zone))
+    msg["Message-ID"] = digest.message_id
+    msg["X-Hanchot-Items"] = items_header(items)
     # RFC 3834: no vacation auto-replies.
-    _set(msg, "Auto-Submitted", _folded("Auto-Submitted", "auto-generated"))
+    msg["Auto-Submitted"] = "auto-generated"
     msg.set_raw("MIME-Version", "1.0")
     msg.set_raw("Content-Type", _multipart_type("mixed", seed, 0))
     alternative = EmailMessage(policy=POLICY)
@@ -284,12 +302,21 @@ _MAX_LINE = POLICY.max_line_length or 78
 _CALENDAR_TYPE = 'text/calendar; method="PUBLISH"; charset="utf-8"'
 
 
-def _items_header(items: list[DigestItem]) -> str:
-    return ",".join(f"{i.rule_id}/{i.key}" for i in items)
+#: Characters of a rule id or key written as they are in ``X-Hanchot-Items``; any
+#: other character (``/`` and ``,`` included) is percent-encoded as UTF-8.
+_ITEM_SAFE = "-._~:@+=!*'()[]"
 
 
-def _set(msg: EmailMessage, name: str, value: Any) -> None:
-    msg.set_raw(name, value)
+def items_header(items: Iterable[DigestItem]) -> str:
+    """``X-Hanchot-Items``: ``rule/key`` per item, joined by ``, `` (folded there).
+
+    Rule ids and keys are percent-encoded (:func:`urllib.parse.quote`) except for
+    letters, digits and ``-._~:@+=!*'()[]``, so the value is printable ASCII whatever
+    an id contains (a line break, a comma, a slash); ``unquote`` gives the ids back.
+    """
+    return ", ".join(
+        f"{quote(i.rule_id, safe=_ITEM_SAFE)}/{quote(i.key, safe=_ITEM_SAFE)}" for i in items
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -301,7 +328,8 @@ def _header(name: str, value: str) -> Any:
 def _fold_or_header(name: str, value: Any) -> Any:
     """``value`` folded the way :data:`POLICY` writes it, stored as the parser stores
     a header it read (without ``name: `` and the final line end); the header object
-    itself when the folded form would not pass through the generator unchanged."""
+    itself when the folded form would not pass through the generator unchanged.
+    Only for values hanchot makes itself (MIME structure headers)."""
     header = POLICY.header_factory(name, value)
     folded = POLICY.fold(name, header)
     prefix, end = f"{name}: ", POLICY.linesep
@@ -321,22 +349,12 @@ def _fold_or_header(name: str, value: Any) -> Any:
 _fold_cached = lru_cache(maxsize=4096)(_fold_or_header)
 
 
-def _folded(name: str, value: str, *, cached: bool = True) -> Any:
-    if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= _MAX_LINE:
-        # Short plain ASCII: the modern folder writes it unchanged.
-        if value and value == value.strip() and "  " not in value:
-            return value
-    return _fold_cached(name, value) if cached else _fold_or_header(name, value)
-
-
+@lru_cache(maxsize=1024)
 def _address(name: str, display_name: str, addr_spec: str) -> Any:
-    # Kept as a header object (str() of a parsed RFC 2047 display name can differ
-    # from the original in odd corners); folding it is cheap, the encoded words are
-    # cached by notifications.policy.
-    return POLICY.header_factory(name, Address(display_name=display_name, addr_spec=addr_spec))
-
-
-_sender = lru_cache(maxsize=64)(_address)
+    """The (immutable) ``name`` header of one address, shared: what
+    ``msg[name] = Address(...)`` stores, the display name cleaned by ``header_text``."""
+    address = Address(display_name=header_text(display_name), addr_spec=addr_spec)
+    return POLICY.header_factory(name, address)
 
 
 @lru_cache(maxsize=64)

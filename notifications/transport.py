@@ -129,10 +129,11 @@ def send_error_from(exc: BaseException, *, where: str = "SMTP server") -> SendEr
     Retryable: refused or reset connections, timeouts, a dropped connection
     (:class:`smtplib.SMTPServerDisconnected`), a bad greeting
     (:class:`smtplib.SMTPConnectError`), any 4xx reply, and a refused recipient list
-    whose codes are all 4xx. Not retryable: any 5xx reply (refused recipient, sender
-    or data, failed login), a certificate that does not verify, a server without
-    STARTTLS, and anything else unexpected. The message carries the server's code and
-    text (``550 5.1.1 mailbox unavailable``) and never a password.
+    whose codes are all 4xx or 552 (RFC 5321 §4.5.3.1.10). Not retryable: any other
+    5xx reply (refused recipient, sender or data, failed login), a certificate that
+    does not verify, a server without STARTTLS, and anything else unexpected. The
+    message carries the server's code and text (``550 5.1.1 mailbox unavailable``)
+    and never a password.
     """
     if isinstance(exc, SendError):
         return exc
@@ -141,7 +142,11 @@ def send_error_from(exc: BaseException, *, where: str = "SMTP server") -> SendEr
         detail = "; ".join(
             f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items()
         )
-        temporary = bool(refused) and all(400 <= code < 500 for code, _ in refused.values())
+        # RFC 5321 §4.5.3.1.10: a 552 to RCPT TO (too many recipients, mailbox full)
+        # is to be treated as the temporary 452.
+        temporary = bool(refused) and all(
+            400 <= code < 500 or code == 552 for code, _ in refused.values()
+        )
         return SendError(f"{where} refused the recipient: {detail}", retryable=temporary)
     if isinstance(exc, smtplib.SMTPConnectError):
         return SendError(

@@ -16,8 +16,18 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, app
+from engine.cli import (
+    DEFAULT_CONFIG,
+    DEFAULT_RULES,
+    ConfigOpt,
+    DatabaseOpt,
+    RulesOpt,
+    app,
+    env_with_database,
+    require_dirs,
+)
 from engine.errors import InputError
+from engine.i18n import _
 
 FORMATS = ("table", "json", "csv", "ics")
 FORM_NAMES = {
@@ -43,17 +53,28 @@ def _now(tz: str) -> datetime:
 
 
 def _opt_date(text: str | None, what: str) -> date | None:
+    from engine.core.calendar import FIRST_YEAR, LAST_YEAR
     from engine.core.spans import parse_date
+    from engine.errors import CalendarRangeError
 
     if text is None:
         return None
     try:
-        return parse_date(text)
+        value = parse_date(text)
     except InputError as e:
         raise InputError(f"{what}: {e.message}") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        # Windows and rolls reach a year beyond the date: 0001 or 9999 would overflow.
+        msg = _("{option}: {date} is outside the years the calendar covers ({first}–{last})")
+        raise CalendarRangeError(
+            msg.format(option=what, date=value.isoformat(), first=FIRST_YEAR, last=LAST_YEAR)
+        )
+    return value
 
 
-def _events(paths: list[Path] | None):
+def _events(paths: list[Path] | None, rules=None):
+    """The events of ``--events`` files; with ``rules``, an attribute that a ``when:``
+    compares must parse as its type (a file may hold types no rule uses)."""
     from engine.errors import ConfigError
     from engine.loader.events import read_events
 
@@ -62,7 +83,7 @@ def _events(paths: list[Path] | None):
     seen: dict[tuple[str, str], str] = {}
     for p in paths or ():
         try:
-            evs = read_events(p)
+            evs = read_events(p, rules, allow_unused_type=True)
         except ConfigError as e:
             problems.extend(e.problems)
             continue
@@ -161,11 +182,18 @@ def check(
     """Validate config and rules; print a summary. Exit 0 when valid, 2 otherwise."""
     from engine.loader.config import load_config
 
+    require_dirs(config, rules)
     cfg = load_config(config, rules)
     day = _opt_date(today, "--today") or _now(cfg.settings.timezone).date()
-    evs = _events(events)
+    evs = _events(events, cfg.rules)
     sys.stdout.write(f"Cấu hình hợp lệ: {config} và {rules}\n")
     sys.stdout.write("\n".join(summary_lines(cfg, day, evs)) + "\n")
+    # Warnings, not errors: stderr, and the exit code stays 0.
+    from engine.planimport.legal import replaced_citations, warning_lines
+
+    sys.stdout.flush()
+    for line in warning_lines(replaced_citations(cfg.rules)):
+        sys.stderr.write(line + "\n")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -192,35 +220,77 @@ def schema(
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Write the JSON Schema of a rules file, so editors validate and autocomplete it."""
+    require_dirs(config, rules, defaults_optional=True)
     _write(json.dumps(rules_schema(), ensure_ascii=False, indent=2) + "\n", output)
 
 
 # ----------------------------------------------------------------------------- plan
-def _stored(cfg) -> tuple[list, dict]:
-    """Recorded events and deadline statuses, if the database exists (never creates it)."""
+def _stored(cfg, config: Path, database: str | None) -> tuple[list, dict, dict]:
+    """Recorded events, deadline statuses and closed deadlines, if the database exists.
+
+    Never creates it: without one, a note on stderr says where it was looked for.
+    """
     import sqlalchemy.exc
 
+    from engine.commands.store_cmds import no_database
     from engine.errors import StoreError
     from engine.store import db
     from engine.store.materialise import stored_events
-    from engine.store.ops import statuses
+    from engine.store.ops import closed_deadlines, statuses
 
-    url = db.database_url(cfg.settings.database)
-    path = db.sqlite_path(url)
-    if path is not None and not path.exists():
-        return [], {}
+    url = cfg.settings.database
+    engine = db.open_existing(url)
+    if engine is None:
+        sys.stderr.write(
+            _("note: {why}; until then every deadline shows as open").format(
+                why=no_database(url, config, database)
+            )
+            + "\n"
+        )
+        return [], {}, {}
     try:
-        engine = db.make_engine(url)
-        if db.current_revision(engine) is None:
-            return [], {}
         db.migrate(engine)
         with db.session_factory(engine)() as s:
-            return stored_events(s), statuses(s)
+            return stored_events(s), statuses(s), closed_deadlines(s)
     except sqlalchemy.exc.SQLAlchemyError as e:
+        # A damaged or unreachable database: exit 5 with the password masked (12.8, 12.11).
+        fault = db.db_fault(e) if isinstance(e, sqlalchemy.exc.DBAPIError) else None
+        if fault is not None:
+            raise fault from None
         raise StoreError(
-            f"cannot read the database {url}: {e.__class__.__name__}: "
+            f"cannot read the database {db.where(url)}: {e.__class__.__name__}: "
             f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}"
         ) from None
+    finally:
+        engine.dispose()
+
+
+def _as_closed(cfg, occ: list, closed: dict, start: date, end: date) -> list:
+    """``occ`` with each done or waived deadline as it was closed: its stored due
+    date, title and units, in the window by that date, whatever its rule says now."""
+    from dataclasses import replace
+
+    from engine.core.rules import Occurrence
+    from engine.core.spans import Roll
+
+    if not closed:
+        return occ
+    out = [o for o in occ if (o.rule.id, o.key) not in closed]
+    by_id = {r.id: r for r in cfg.rules}
+    for (rule_id, key), d in closed.items():
+        rule = by_id.get(rule_id)
+        if rule is None or not start <= d.due <= end:
+            continue
+        then = replace(
+            rule,
+            title=d.title,
+            plan_item=d.plan_item,
+            lead=d.lead,
+            coordinating=d.coordinating,
+        )
+        out.append(Occurrence(then, key, d.due, d.due, Roll.NONE))
+    out.sort(key=lambda o: (o.due, o.rule.id, o.key))
+    return out
 
 
 @app.command()
@@ -242,6 +312,15 @@ def plan(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Ignore the database's events and statuses.")
     ] = False,
+    diff: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--diff",
+            metavar="OLD_DIR NEW_DIR",
+            help="Compare two rules directories: deadlines that appear, disappear or move.",
+        ),
+    ] = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -249,18 +328,31 @@ def plan(
 
     Events recorded in the database (``hanchot event add``) count as well as those of
     ``--events`` files, and each deadline shows its stored status (open, done, waived,
-    cancelled). Without a database yet, every deadline is ``open``.
+    cancelled). A done or waived deadline shows the due date it was closed with,
+    even if its rule has changed since. Without a database yet, every deadline is
+    ``open`` (and a note on stderr says where the database was looked for).
     """
+    from engine.core.calendar import format_vi
     from engine.core.rules import plan as plan_occurrences
     from engine.loader.config import load_config
     from engine.report import involving, plan_rows, print_table, rows_csv
 
+    if diff is not None:
+        from engine.commands.plan_import_cmds import plan_diff
+
+        if unit is not None:
+            raise InputError(_("--unit does not combine with --diff; compare whole rule sets"))
+
+        require_dirs(config, rules, defaults_optional=True)
+        plan_diff(diff, from_, to, fmt, _events(events), output, config)
+        return
+    require_dirs(config, rules)
     if fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
     start = _opt_date(from_, "--from")
     end = _opt_date(to, "--to")
     year = start.year if start else end.year if end else None
-    cfg = load_config(config, rules, clock_year=year)
+    cfg = load_config(config, rules, clock_year=year, env=env_with_database(database))
     now = _now(cfg.settings.timezone)
     if start is None and end is None:
         start, end = date(now.year, 1, 1), date(now.year, 12, 31)
@@ -270,19 +362,33 @@ def plan(
         end = date(start.year, 12, 31)
     if start > end:
         raise InputError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
-    evs = _events(events)
-    stored_evs, statuses = ([], {}) if no_store else _stored(cfg)
+    evs = _events(events, cfg.rules)
+    if unit is not None and not cfg.directory.known(unit):
+        from engine.loader.config import suggest
+
+        refs = [*cfg.directory.units, *cfg.directory.groups]
+        raise InputError(f"--unit: unknown unit or group {unit!r}{suggest(unit, refs)}")
+    stored_evs, statuses, closed = ([], {}, {}) if no_store else _stored(cfg, config, database)
     given = {(e.type, e.id) for e in evs}
     evs = [*evs, *(e for e in stored_evs if (e.type, e.id) not in given)]
     occ = plan_occurrences(cfg.rules, cfg.calendar, start, end, evs)
+    occ = _as_closed(cfg, occ, closed, start, end)
     if unit is not None:
-        if not cfg.directory.known(unit):
-            from engine.loader.config import suggest
-
-            refs = [*cfg.directory.units, *cfg.directory.groups]
-            raise InputError(f"--unit: unknown unit or group {unit!r}{suggest(unit, refs)}")
         occ = involving(cfg, occ, unit)
     rows = plan_rows(cfg, occ, statuses)
+    for row in rows:
+        if (row["rule"], row["key"]) in closed:
+            # The rule's computation may give another date now; say what was closed.
+            due_day = date.fromisoformat(row["due"])
+            row["explain"] = [
+                {
+                    "step": "closed",
+                    "date": row["due"],
+                    "text": _("Closed ({status}) with the due date it had then: {day}").format(
+                        status=row["status"], day=format_vi(due_day)
+                    ),
+                }
+            ]
     if fmt == "json":
         _write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", output)
     elif fmt == "csv":

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, _dump_json, _out, app
-from engine.errors import InputError
+from engine.cli import (
+    DEFAULT_CONFIG,
+    DEFAULT_RULES,
+    ConfigOpt,
+    DatabaseOpt,
+    RulesOpt,
+    _dump_json,
+    _out,
+    app,
+    env_with_database,
+    require_dirs,
+)
+from engine.errors import InputError, StoreError
+from engine.i18n import _
 
 event_app = typer.Typer(
     no_args_is_help=True, help="Sự kiện (events) that start `after` rules: add, list, import."
@@ -30,6 +43,13 @@ NowOpt = Annotated[
     ),
 ]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who does this (default: the login name).")]
+AllowUnusedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unused-type",
+        help="Record events of a type that no rule starts from (normally a typo).",
+    ),
+]
 
 
 def parse_now(text: str | None) -> datetime:
@@ -47,6 +67,14 @@ def parse_now(text: str | None) -> datetime:
             f"--now {text!r} has no UTC offset; write it as 2022-07-29T08:00+07:00 "
             "(or ...Z for UTC)"
         )
+    from engine.core.calendar import FIRST_YEAR, LAST_YEAR
+    from engine.errors import CalendarRangeError
+    from engine.i18n import _
+
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        # Year 1 or 9999 overflow once converted to UTC or widened to a window.
+        msg = _("--now {value}: the year must be within the calendar ({first}–{last})")
+        raise CalendarRangeError(msg.format(value=text, first=FIRST_YEAR, last=LAST_YEAR))
     return value.astimezone(UTC)
 
 
@@ -59,17 +87,79 @@ def actor(by: str | None) -> str:
         return "unknown"
 
 
-def open_store(config: Path, rules: Path, now: datetime, *, materialise: bool = True):
-    """Load the config, migrate the database, bring deadlines up to date as of ``now``.
+def database_source(config: Path, database: str | None) -> str:
+    """Where the database URL came from, for messages about it."""
+    if database:
+        if os.environ.get("HANCHOT_DATABASE_URL") == database:
+            return "HANCHOT_DATABASE_URL"
+        return "--database"
+    root = Path(os.path.abspath(config)).parent
+    return _("settings.database in {file}, relative to {root}").format(
+        file=Path(config) / "settings.yaml", root=root
+    )
 
-    Returns (config, sessions).
-    """
+
+def no_database(url: str, config: Path, database: str | None) -> str:
+    """Where we looked for a database that is not there, and how one is made."""
+    from engine.store import db
+
+    path = db.sqlite_path(url)
+    source = database_source(config, database)
+    if path is None or (path.is_file() and path.stat().st_size > 0):
+        # The database itself is there (a PostgreSQL database, a SQLite file of
+        # something else): it has no hanchot tables.
+        return _(
+            "the database {where} ({source}) has no hanchot tables yet; `hanchot run` "
+            "creates them when it starts (`hanchot run --once` too), and so does the "
+            "first `hanchot event add`"
+        ).format(where=db.where(url), source=source)
+    return _(
+        "no database at {where} ({source}); `hanchot run` creates it when it starts "
+        "(`hanchot run --once` too), and so does the first `hanchot event add`"
+    ).format(where=db.where(url), source=source)
+
+
+def load(config: Path, rules: Path, now: datetime, database: str | None = None):
+    """The configuration and rules, with the calendar prepared around ``now``'s year;
+    ``database`` (``--database``) wins over ``settings.database``."""
     from engine.loader.config import load_config
+
+    require_dirs(config, rules)
+    return load_config(
+        config, rules, clock_year=now.astimezone(UTC).year, env=env_with_database(database)
+    )
+
+
+def open_store(
+    config: Path,
+    rules: Path,
+    now: datetime,
+    *,
+    database: str | None = None,
+    materialise: bool = True,
+    create: bool = True,
+    cfg=None,
+):
+    """Load the config (unless ``cfg`` is given, already loaded), migrate the database,
+    bring deadlines up to date as of ``now``.
+
+    ``database`` (``--database``) wins over ``settings.database``. With ``create``
+    false (status, done, waive, event list) a missing database is a
+    :class:`~engine.errors.StoreError` saying where it was looked for, never a new
+    empty one. Returns (config, sessions).
+    """
     from engine.store import db
     from engine.store.materialise import materialise as do_materialise
 
-    cfg = load_config(config, rules, clock_year=now.astimezone(UTC).year)
-    engine = db.make_engine(cfg.settings.database)
+    if cfg is None:
+        cfg = load(config, rules, now, database)
+    url = cfg.settings.database
+    if create:
+        engine = db.make_engine(url)
+    else:
+        engine = db.open_existing(url)
+        if engine is None:
+            raise StoreError(no_database(url, config, database))
     db.migrate(engine)
     sessions = db.session_factory(engine)
     if materialise:
@@ -87,15 +177,17 @@ def event_add(
     attrs: Annotated[
         list[str] | None, typer.Option("--set", help="Attribute key=value (repeatable).")
     ] = None,
+    allow_unused_type: AllowUnusedOpt = False,
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Record an event (e.g. a TTHC published) and create the deadlines it starts."""
     from engine.core.spans import parse_date
     from engine.store.materialise import materialise
-    from engine.store.ops import record_event
+    from engine.store.ops import check_event, record_event
 
     at = parse_now(now)
     d = parse_date(when)
@@ -105,9 +197,24 @@ def event_add(
         if not sep or not k.strip():
             raise InputError(f"--set {item!r} is not key=value")
         values[k.strip()] = v.strip()
-    cfg, sessions = open_store(config, rules, at)
+    cfg = load(config, rules, at, database)
+    # The same checks as record_event's, before the database is opened or created.
+    type_, event_id, values = check_event(
+        type_, event_id, values, cfg.rules, allow_unused_type=allow_unused_type
+    )
+    cfg, sessions = open_store(config, rules, at, database=database, cfg=cfg)
     with sessions() as s, s.begin():
-        added = record_event(s, type_, event_id, d, values, actor=actor(by), now=at)
+        added = record_event(
+            s,
+            type_,
+            event_id,
+            d,
+            values,
+            actor=actor(by),
+            now=at,
+            rules=cfg.rules,
+            allow_unused_type=allow_unused_type,
+        )
         report = materialise(s, cfg, at)
     if added:
         _out(f"Đã ghi sự kiện {type_} {event_id} ngày {d.isoformat()}; {report.created} hạn mới.")
@@ -119,6 +226,7 @@ def event_add(
 def event_list(
     type_: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -127,55 +235,134 @@ def event_list(
 
     if fmt not in ("table", "json"):
         raise InputError(f"unknown --format {fmt!r}; use table or json")
-    _, sessions = open_store(config, rules, parse_now(None), materialise=False)
+    _cfg, sessions = open_store(
+        config, rules, parse_now(None), database=database, materialise=False, create=False
+    )
     with sessions() as s:
         rows = list_events(s, type_)
     if fmt == "json":
         _out(_dump_json(rows))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
 
-    table = Table("Loại", "Mã", "Ngày", "Thuộc tính", "Người ghi", title="Sự kiện đã ghi")
+    from engine.loader.names import printable
+
+    # Stored text is shown as text: Text() is never read as markup ("[/]", "[link=…]"),
+    # printable() shows control characters (escape sequences, CR/LF) as escapes.
+    table = Table(
+        Column("Loại", no_wrap=True),
+        Column("Mã", no_wrap=True),
+        "Ngày",
+        "Thuộc tính",
+        "Người ghi",
+        title="Sự kiện đã ghi",
+    )
     for r in rows:
         attrs = ", ".join(f"{k}={v}" for k, v in r["attrs"].items())
-        table.add_row(r["type"], r["id"], r["date"], attrs, r["recorded_by"])
+        table.add_row(
+            *(Text(printable(x)) for x in (r["type"], r["id"], r["date"], attrs)),
+            Text(printable(r["recorded_by"])),
+        )
     Console(soft_wrap=True).print(table)
 
 
 @event_app.command("import")
 def event_import(
     file: Annotated[Path, typer.Argument(help="CSV (type,id,date,attr...) or YAML file.")],
+    allow_unused_type: AllowUnusedOpt = False,
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Record every event of a file at once (all or nothing); known ones are skipped."""
-    from engine.loader.events import read_events
+    from engine.loader.events import EventRules, read_events
     from engine.store.materialise import materialise
     from engine.store.ops import record_event
 
     at = parse_now(now)
-    evs = read_events(file)
-    cfg, sessions = open_store(config, rules, at)
+    cfg = load(config, rules, at, database)
+    index = EventRules(cfg.rules)
+    evs = read_events(file, index, allow_unused_type=allow_unused_type)
+    cfg, sessions = open_store(config, rules, at, database=database, cfg=cfg)
     who = actor(by)
     with sessions() as s, s.begin():
         added = sum(
-            record_event(s, e.type, e.id, e.date, dict(e.attrs), actor=who, now=at) for e in evs
+            record_event(
+                s,
+                e.type,
+                e.id,
+                e.date,
+                dict(e.attrs),
+                actor=who,
+                now=at,
+                rules=index,
+                allow_unused_type=allow_unused_type,
+            )
+            for e in evs
         )
         report = materialise(s, cfg, at)
     _out(f"Đã nhập {added} sự kiện ({len(evs) - added} đã có); {report.created} hạn mới.")
 
 
+@event_app.command("remove")
+def event_remove(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, as recorded.")],
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="Event id, as recorded.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the record was wrong.")],
+    by: ByOpt = None,
+    now: NowOpt = None,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    rules: RulesOpt = DEFAULT_RULES,
+) -> None:
+    """Remove a wrongly recorded event (audited); its open deadlines are cancelled.
+
+    To correct an event, remove it and add it again with the right values.
+    """
+    from engine.loader.names import printable
+    from engine.store.ops import remove_event
+
+    at = parse_now(now)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
+    with sessions() as s, s.begin():
+        done_ = remove_event(s, cfg.rules, type_, event_id, reason, actor=actor(by), now=at)
+    _out(
+        _("Removed event {type} {id} of {date}; {n} open deadline(s) cancelled.").format(
+            type=printable(done_.type),
+            id=printable(done_.id),
+            date=done_.date.isoformat(),
+            n=len(done_.cancelled),
+        )
+    )
+    for rule, key, st in done_.closed:
+        _out(
+            _("Kept {rule} {key}: it is already {status}.").format(
+                rule=rule, key=printable(key), status=st
+            )
+        )
+
+
 # ------------------------------------------------------------------ closing
-def _close(rule: str, key: str, status: str, text: str, by, now, config, rules) -> None:
+def _close(rule: str, key: str, status: str, text: str, by, now, database, config, rules) -> None:
     from engine.store.ops import close_deadline
 
     at = parse_now(now)
-    _, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s, s.begin():
-        close_deadline(s, rule, key, status, text, actor=actor(by), now=at)
+        close_deadline(
+            s,
+            rule,
+            key,
+            status,
+            text,
+            actor=actor(by),
+            now=at,
+            timezone=cfg.settings.timezone,
+        )
 
 
 @app.command()
@@ -187,11 +374,12 @@ def done(
     ],
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Mark a deadline done: no more reminders for it."""
-    _close(rule, key, "done", evidence, by, now, config, rules)
+    _close(rule, key, "done", evidence, by, now, database, config, rules)
     _out(f"Đã ghi nhận hoàn thành: {rule} {key}.")
 
 
@@ -202,11 +390,12 @@ def waive(
     reason: Annotated[str, typer.Option("--reason", help="Why it is no longer required.")],
     by: ByOpt = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Waive a deadline (no longer required): no more reminders for it."""
-    _close(rule, key, "waived", reason, by, now, config, rules)
+    _close(rule, key, "waived", reason, by, now, database, config, rules)
     _out(f"Đã miễn: {rule} {key}.")
 
 
@@ -216,54 +405,64 @@ def status(
     unit: Annotated[
         str | None, typer.Option("--unit", help="Only deadlines this unit leads or joins.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="table | tsv | json (default: table on a terminal, tsv otherwise)",
+        ),
+    ] = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Also open deadlines due later.")
     ] = False,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Overdue deadlines first, then those due within 5 working days."""
-    from engine.core.calendar import format_vi
+    from engine.report import print_status, status_tsv
     from engine.store.ops import status_lines
 
-    if fmt not in ("table", "json"):
-        raise InputError(f"unknown --format {fmt!r}; use table or json")
+    if fmt is None:
+        # A pipe or a file gets tab-separated lines; a person at a terminal, a table.
+        fmt = "table" if sys.stdout.isatty() else "tsv"
+    if fmt not in ("table", "tsv", "json"):
+        raise InputError(_("unknown --format {fmt!r}; use table, tsv or json").format(fmt=fmt))
     at = parse_now(now)
-    cfg, sessions = open_store(config, rules, at)
+    from engine.store.dispatch import build_errors
+
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s:
         lines = status_lines(s, cfg, at, unit=unit, everything=everything)
+        unbuilt, error = build_errors(s)
+    if unbuilt:
+        # On stderr, so --format json stays machine-readable.
+        typer.echo(
+            _(
+                "{n} reminder(s) not sent because of a configuration error "
+                "(they go out once it is fixed): {error}"
+            ).format(n=unbuilt, error=error),
+            err=True,
+        )
     if fmt == "json":
         _out(_dump_json([line.as_dict() for line in lines]))
         return
-    from rich.console import Console
-    from rich.table import Column, Table
-
-    table = Table(
-        "Tình trạng",
-        "Hạn",
-        "Còn lại",
-        Column("Quy tắc / kỳ", overflow="fold"),
-        "Việc",
-        "Chủ trì",
-        title="Theo dõi hạn",
-    )
     names = cfg.directory
-    for line in lines:
-        if line.state == "overdue":
-            state, left = "[red]Quá hạn[/red]", f"quá {-line.working_days_left} ngày làm việc"
-        else:
-            state = "[yellow]Sắp đến hạn[/yellow]" if line.state == "due-soon" else "Đang mở"
-            left = f"{line.working_days_left} ngày làm việc"
-        lead = names.name_of(line.lead) if names.known(line.lead) else line.lead
-        ident = f"{line.rule}\n{line.key}"
-        table.add_row(state, format_vi(line.due), left, ident, line.title, lead)
+
+    def lead_name(ref: str) -> str:
+        return names.name_of(ref) if names.known(ref) else ref
+
+    if fmt == "tsv":
+        sys.stdout.write(status_tsv(lines, lead_name))
+        return
+    from rich.console import Console
+
     console = Console(soft_wrap=True)
     if not lines:
         console.print("Không có hạn nào quá hạn hoặc sắp đến hạn.")
         return
-    console.print(table)
+    print_status(lines, lead_name, console)
 
 
 # ------------------------------------------------------------------ run
@@ -273,6 +472,7 @@ def run(
         bool, typer.Option("--once", help="One dispatch cycle, then exit (cron, tests).")
     ] = False,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     web: Annotated[
         str | None, typer.Option("--web", help="Also serve the portal on HOST:PORT.")
     ] = None,
@@ -281,6 +481,12 @@ def run(
 ) -> None:
     """The daemon: send reminders on time until stopped (SIGTERM/SIGINT)."""
     from engine import daemon
+
+    require_dirs(config, rules)
+    if database:
+        # The daemon loads (and reloads) the config with the process environment,
+        # where HANCHOT_DATABASE_URL wins over settings.database.
+        os.environ["HANCHOT_DATABASE_URL"] = database
 
     daemon.setup_logging()
     if web is not None:
@@ -291,9 +497,19 @@ def run(
         run_with_web(config, rules, web, now)
         return
     if once:
+        # Exit codes (SPEC §5.1): 0 all due mail sent, 3 some deferred (server down,
+        # stopped by a signal, a message that could not be built), 4 some failed for
+        # good (with or without deferred).
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
         _out(str(report))
-        return
+        if report.stopped_by is not None:
+            typer.echo(
+                _(
+                    "stopped by signal {signal}: {n} reminder(s) left pending for the next run"
+                ).format(signal=report.stopped_by, n=report.left),
+                err=True,
+            )
+        raise typer.Exit(report.exit_code)
     if now is not None:
         raise InputError("--now is only for --once")
     daemon.run_forever(config, rules, os.environ)

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import DEFAULT_CONFIG, DEFAULT_RULES, ConfigOpt, RulesOpt, _dump_json, _out, app
+from engine.cli import (
+    DEFAULT_CONFIG,
+    DEFAULT_RULES,
+    ConfigOpt,
+    DatabaseOpt,
+    RulesOpt,
+    _dump_json,
+    _out,
+    app,
+    require_dirs,
+)
 from engine.commands.store_cmds import NowOpt, parse_now
 from engine.errors import InputError
 from engine.i18n import _
@@ -20,6 +30,7 @@ def web(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -31,6 +42,9 @@ def web(
 
     if not 0 < port < 65536:
         raise InputError(_("--port {port} is not a TCP port (1-65535)").format(port=port))
+    require_dirs(config, rules)
+    if database:
+        os.environ["HANCHOT_DATABASE_URL"] = database  # wins over settings.database
     if now is None:
         clock = lambda: datetime.now(UTC)  # noqa: E731
     else:
@@ -61,6 +75,7 @@ def report(
         Path | None, typer.Option("--output", help="Write to this file (required for xlsx).")
     ] = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -75,7 +90,7 @@ def report(
     if fmt == "xlsx" and output is None:
         raise InputError(_("--format xlsx needs --output FILE.xlsx"))
     at = parse_now(now)
-    cfg, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     with sessions() as s:
         start, end, lines = views.period_report(s, cfg, period, at, unit)
     by_unit = views.counts(lines, lambda ln: ln.row.lead)
@@ -196,13 +211,13 @@ ByAddr = Annotated[
 ]
 
 
-def _portal_action(config, rules, now, by):
+def _portal_action(config, rules, now, by, database=None):
     """(config, sessions, person, instant) for a CLI command that acts as the portal does."""
     from engine.commands.store_cmds import open_store
     from engine.store.portal_ops import person
 
     at = parse_now(now)
-    cfg, sessions = open_store(config, rules, at)
+    cfg, sessions = open_store(config, rules, at, database=database, create=False)
     address = by or cfg.settings.admin_email
     if not address:
         raise InputError(_("give --by ADDRESS (an address from units.yaml)"))
@@ -220,13 +235,14 @@ def confirm(
     key: Annotated[str, typer.Argument(help="Occurrence key.")],
     by: ByAddr = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Xác nhận báo cáo hoàn thành của đơn vị (đầu mối)."""
     from engine.store import portal_ops as po
 
-    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    cfg, sessions, who, at = _portal_action(config, rules, now, by, database)
     with sessions() as s, s.begin():
         row = po.deadline_by_ref(s, rule, key)
         po.confirm_report(s, cfg, row.id, who, now=at)
@@ -240,13 +256,14 @@ def return_(
     reason: Annotated[str, typer.Option("--reason", help="Why the report is returned.")],
     by: ByAddr = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Trả lại báo cáo hoàn thành, nêu lý do (đơn vị được gửi thư)."""
     from engine.store import portal_ops as po
 
-    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    cfg, sessions, who, at = _portal_action(config, rules, now, by, database)
     with sessions() as s, s.begin():
         row = po.deadline_by_ref(s, rule, key)
         po.return_report(s, cfg, row.id, who, reason=reason, now=at)
@@ -261,6 +278,7 @@ def ext_request(
     reason: Annotated[str, typer.Option("--reason", help="Why.")],
     by: ByAddr = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -269,7 +287,7 @@ def ext_request(
     from engine.store import portal_ops as po
 
     new_due = parse_date(to)
-    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    cfg, sessions, who, at = _portal_action(config, rules, now, by, database)
     with sessions() as s, s.begin():
         row = po.deadline_by_ref(s, rule, key)
         po.request_extension(s, cfg, row.id, who, new_due=new_due, reason=reason, now=at)
@@ -280,10 +298,10 @@ def ext_request(
     )
 
 
-def _decide(rule, key, approve, reason, by, now, config, rules) -> None:
+def _decide(rule, key, approve, reason, by, now, database, config, rules) -> None:
     from engine.store import portal_ops as po
 
-    cfg, sessions, who, at = _portal_action(config, rules, now, by)
+    cfg, sessions, who, at = _portal_action(config, rules, now, by, database)
     with sessions() as s, s.begin():
         row = po.deadline_by_ref(s, rule, key)
         po.decide_extension(s, cfg, row.id, who, approve=approve, reason=reason or "", now=at)
@@ -298,11 +316,12 @@ def ext_approve(
     reason: Annotated[str | None, typer.Option("--reason", help="Note (optional).")] = None,
     by: ByAddr = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Đồng ý gia hạn: hạn và toàn bộ lịch nhắc dời theo hạn mới."""
-    _decide(rule, key, True, reason, by, now, config, rules)
+    _decide(rule, key, True, reason, by, now, database, config, rules)
 
 
 @ext_app.command("refuse")
@@ -312,8 +331,9 @@ def ext_refuse(
     reason: Annotated[str, typer.Option("--reason", help="Why not.")],
     by: ByAddr = None,
     now: NowOpt = None,
+    database: DatabaseOpt = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
     """Không đồng ý gia hạn (nêu lý do)."""
-    _decide(rule, key, False, reason, by, now, config, rules)
+    _decide(rule, key, False, reason, by, now, database, config, rules)

@@ -14,6 +14,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import calendar as _cal
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -111,7 +112,7 @@ class After:
 
     event: str
     span: Span
-    when: tuple[tuple[str, str], ...] = ()
+    when: tuple[tuple[str, bool | int | float | str], ...] = ()
     roll: Roll | None = None
 
     @property
@@ -170,23 +171,78 @@ class Occurrence:
 
 
 # ---------------------------------------------------------------------------- matching
-def normalize_attr(value: object) -> str:
-    """Attribute values compare as lower-case text; YAML booleans as ``true``/``false``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value).strip().lower()
-    return {"yes": "true", "no": "false", "1": "true", "0": "false"}.get(text, text)
+#: A ``when:`` value as compared: true/false, a number, or lower-case text.
+WhenValue = bool | int | float | str
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+#: Until issue 12.7, yes/no/1/0 were read as booleans. No entry path accepts them
+#: now, but events recorded before keep the meaning they were recorded with, so an
+#: upgrade does not cancel their deadlines.
+_LEGACY_BOOLEANS = {"yes": True, "no": False, "1": True, "0": False}
 
 
-def matches(when: tuple[tuple[str, str], ...], attrs: Mapping[str, str]) -> bool:
-    """True when every ``when`` attribute equals the event's.
+def when_value(value: object) -> WhenValue:
+    """A rule's ``when`` value as :func:`matches` compares it: booleans and numbers keep
+    their type (they fix the type the event's attribute must parse as); text is
+    compared lower-case."""
+    if isinstance(value, bool | int | float):
+        return value
+    return str(value).strip().lower()
+
+
+def attr_kind(want: WhenValue) -> str:
+    """``"true or false"``, ``"a whole number"``, ``"a number"`` or ``"text"``."""
+    if isinstance(want, bool):
+        return "true or false"
+    if isinstance(want, int):
+        return "a whole number"
+    if isinstance(want, float):
+        return "a number"
+    return "text"
+
+
+def parse_attr(text: str, want: WhenValue) -> WhenValue:
+    """An event's attribute ``text`` read as the type of ``want``.
+
+    Only ``true``/``false`` (any case) are booleans — not ``yes`` or ``1``. Raises
+    ``ValueError`` when ``text`` does not parse as that type.
+    """
+    t = str(text).strip()
+    if isinstance(want, bool):
+        low = t.lower()
+        if low not in ("true", "false"):
+            raise ValueError(t)
+        return low == "true"
+    if isinstance(want, int):
+        if not _INT_RE.fullmatch(t):
+            raise ValueError(t)
+        return int(t)
+    if isinstance(want, float):
+        return float(t)
+    return t.lower()
+
+
+def matches(when: tuple[tuple[str, WhenValue], ...], attrs: Mapping[str, str]) -> bool:
+    """True when every ``when`` attribute equals the event's, read as its type.
 
     An attribute the event does not have counts as ``false``: ``when: {delegated:
-    false}`` matches a publication recorded without ``delegated``.
+    false}`` matches a publication recorded without ``delegated``. An attribute that
+    does not parse as the type matches nothing (the loaders refuse such events),
+    except the ``yes``/``no``/``1``/``0`` of events stored before they were refused.
     """
     for key, want in when:
         have = attrs.get(key)
-        got = normalize_attr(have) if have is not None else "false"
+        if have is None:
+            if want is False or want == "false":
+                continue
+            return False
+        try:
+            got = parse_attr(have, want)
+        except ValueError:
+            legacy = _LEGACY_BOOLEANS if isinstance(want, bool) else {}
+            got = legacy.get(str(have).strip().lower())
+            if got is None:
+                return False
         if got != want:
             return False
     return True
@@ -376,7 +432,9 @@ __all__ = [
     "Rule",
     "effective_roll",
     "matches",
-    "normalize_attr",
+    "attr_kind",
+    "parse_attr",
+    "when_value",
     "occurrences",
     "plan",
 ]

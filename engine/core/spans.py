@@ -18,6 +18,7 @@ it is already a working day, so its default roll is ``Roll.NONE``.
 
 from __future__ import annotations
 
+import calendar as _stdcal
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -125,7 +126,9 @@ def parse_span(text: str) -> Span:
             f"span {text!r} is not 'N days|working days|weeks|months' "
             "(or 'N ngày|ngày làm việc|tuần|tháng')"
         )
-    n = int(m.group(1))
+    digits = m.group(1)
+    # Over 4300 digits int() raises ValueError; anything this long is over the limit.
+    n = int(digits) if len(digits) <= 12 else 10**12
     unit = _UNIT_WORDS.get(normalize_words(m.group(2)))
     if unit is None:
         raise InputError(
@@ -135,7 +138,8 @@ def parse_span(text: str) -> Span:
     if n < 0:
         raise InputError(f"span {text!r} is negative; a span counts forward from its start")
     if n > _LIMIT[unit]:
-        raise InputError(f"span {text!r} is longer than {MAX_YEARS} years")
+        shown = text if len(text) <= 40 else text[:20] + "…" + text[-12:]
+        raise InputError(f"span {shown!r} is longer than {MAX_YEARS} years")
     return Span(n, unit)
 
 
@@ -158,19 +162,43 @@ def parse_date(text: str) -> date:
     if isinstance(text, date):
         return text
     s = str(text).strip()
-    try:
-        if "/" in s:
-            parts = s.split("/")
-            if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
-                raise ValueError("not dd/mm/yyyy")
-            return date(int(parts[2]), int(parts[1]), int(parts[0]))
-        if not _ISO_RE.match(s):
-            raise ValueError("not YYYY-MM-DD")
-        return date.fromisoformat(s)
-    except ValueError:
+    if "/" in s:
+        parts = s.split("/")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
+            parts = None
+        else:
+            year, month, day = int(parts[2]), int(parts[1]), int(parts[0])
+    elif _ISO_RE.match(s):
+        parts = s.split("-")
+        year, month, day = int(parts[0]), int(parts[1]), int(parts[2])
+    else:
+        parts = None
+    if parts is None:
         raise InputError(
             f"{text!r} is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy"
-        ) from None
+        )
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise InputError(_impossible(str(text), year, month, day)) from None
+
+
+def _impossible(text: str, year: int, month: int, day: int) -> str:
+    """Why a well-formed ``text`` names no day: the month, or that month's length."""
+    from engine.i18n import _
+
+    if not 1 <= month <= 12:
+        return _("{text!r} is not a date: there is no month {month}").format(text=text, month=month)
+    if year < 1:
+        return _("{text!r} is not a date: there is no year {year}").format(text=text, year=year)
+    if day < 1:
+        return _("{text!r} is not a date: there is no day {day}").format(text=text, day=day)
+    if month == 2 and day == 29:
+        return _("{text!r} is not a date: {year} has no 29 February").format(text=text, year=year)
+    last = _stdcal.monthrange(year, month)[1]
+    return _("{text!r} is not a date: {month:02d}/{year} has {last} days").format(
+        text=text, month=month, year=year, last=last
+    )
 
 
 def roll_date(cal: WorkingCalendar, d: date, roll: Roll) -> date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.core.escalation import BASE_AUDIENCES
 
@@ -38,6 +38,8 @@ class Directory:
     units: Mapping[str, UnitInfo]
     groups: Mapping[str, tuple[str, ...]]
     roles: Mapping[str, str]
+    #: other names of a unit or group (``aliases:`` in units.yaml), for import-plan
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def expand(self, ref: str, _seen: frozenset[str] = frozenset()) -> list[str]:
         """Unit ids that a unit, group or role id stands for, in order, without repeats.

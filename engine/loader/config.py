@@ -36,14 +36,14 @@ from engine.core.rules import (
     On,
     RRule,
     Rule,
-    normalize_attr,
+    when_value,
 )
 from engine.core.units import Directory, Head, UnitInfo
 from engine.errors import ConfigError, Problem
+from engine.i18n import _
 from engine.loader.calendar_file import read_calendar_data
 from engine.loader.models import (
     FORM_MODELS,
-    ID_RE,
     TAG_PREFIX,
     DueAfter,
     DueBefore,
@@ -56,6 +56,7 @@ from engine.loader.models import (
     StageModel,
     UnitModel,
 )
+from engine.loader.names import is_rule_id
 from engine.loader.yamlio import LineDict, LineList, line_of, load_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -300,12 +301,42 @@ def _load_settings(c: _Collector, path: Path, env: Mapping[str, str]) -> Setting
                     data_dir=m.data_dir,
                     web=_web_settings(m.web),
                 )
+    from dataclasses import replace
+
+    # Paths written in settings.yaml belong to the deployment: they are relative to
+    # the configuration directory's parent (the directory holding config/ and rules/),
+    # not to wherever the shell happens to be. A URL given on the command line or in
+    # HANCHOT_DATABASE_URL is relative to the current directory, like any argument.
+    root = Path(os.path.abspath(path.parent)).parent
+    settings = replace(
+        settings,
+        database=absolute_sqlite_url(settings.database, root),
+        mail_dir=str(root / settings.mail_dir),
+    )
     url = env.get("HANCHOT_DATABASE_URL")
     if url:
-        from dataclasses import replace
-
-        settings = replace(settings, database=url)
+        settings = replace(settings, database=absolute_sqlite_url(url, Path.cwd()))
     return settings
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """``url`` with a relative SQLite file path made absolute against ``base``.
+
+    Other databases, in-memory SQLite, absolute paths and URLs that do not parse
+    (reported when the database is opened) come back unchanged.
+    """
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is no number
+        return url
+    name = u.database
+    if u.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return url
+    if name.startswith("file:") or Path(name).is_absolute():
+        return url
+    return u.set(database=os.path.normpath(base / name)).render_as_string(hide_password=False)
 
 
 # =============================================================== calendar
@@ -355,6 +386,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         return None
     c.unknown_keys(name, data, ("units", "groups", "roles"))
     units: dict[str, UnitInfo] = {}
+    aliases: dict[str, tuple[str, ...]] = {}
     raw_units = data.get("units")
     if raw_units is None:
         c.add(name, data.line or 1, "missing required key 'units'")
@@ -364,7 +396,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_units = {}
     for uid, raw in raw_units.items():
         uline = line_of(raw_units, uid)
-        if not isinstance(uid, str) or not ID_RE.match(uid):
+        if not is_rule_id(uid):
             c.add(name, uline, f"unit id {uid!r} must be lower-case a-z, 0-9 and '-'")
             continue
         try:
@@ -380,6 +412,8 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
             continue
         head = Head(m.head.title, m.head.email) if m.head else None
         units[uid] = UnitInfo(uid, m.name, m.email, head)
+        if m.aliases:
+            aliases[uid] = tuple(m.aliases)
 
     groups: dict[str, tuple[str, ...]] = {}
     group_lines: dict[str, int | None] = {}
@@ -389,12 +423,32 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_groups = {}
     for gid, members in raw_groups.items():
         gline = line_of(raw_groups, gid)
-        if not isinstance(gid, str) or not ID_RE.match(gid):
+        if not is_rule_id(gid):
             c.add(name, gline, f"group id {gid!r} must be lower-case a-z, 0-9 and '-'")
             continue
         if gid in units:
             c.add(name, gline, f"group {gid!r} has the id of a unit; give it another id")
             continue
+        if isinstance(members, dict):
+            # Long form: {members: [...], aliases: [...]}.
+            c.unknown_keys(name, members, ("members", "aliases"))
+            names = _ids(members.get("aliases", []))
+            if names is None or not all(isinstance(x, str) for x in names):
+                c.add(
+                    name,
+                    line_of(members, "aliases", gline),
+                    _("group {group!r}: aliases must be a list of names").format(group=gid),
+                )
+            elif names:
+                aliases[gid] = tuple(names)
+            members = members.get("members")
+            if members is None:
+                c.add(
+                    name,
+                    gline,
+                    _("group {group!r}: missing required key 'members'").format(group=gid),
+                )
+                continue
         ids = _ids(members)
         if ids is None or not all(isinstance(x, str) for x in ids):
             c.add(name, gline, f"group {gid!r}: must be a list of unit or group ids")
@@ -406,6 +460,8 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         group_lines[gid] = gline
     for gid, members in groups.items():
         raw_members = raw_groups[gid]
+        if isinstance(raw_members, dict):
+            raw_members = raw_members.get("members")
         for j, mid in enumerate(members):
             if mid not in units and mid not in groups:
                 mline = line_of(raw_members, j, group_lines[gid])
@@ -441,7 +497,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
         raw_roles = {}
     for role, target in raw_roles.items():
         rline = line_of(raw_roles, role)
-        if not isinstance(role, str) or not ID_RE.match(role):
+        if not is_rule_id(role):
             c.add(name, rline, f"role name {role!r} must be lower-case a-z, 0-9 and '-'")
             continue
         if role in BASE_AUDIENCES or role in units or role in groups:
@@ -452,7 +508,7 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
             c.add(name, rline, f"role {role!r}: unknown unit or group {target!r}{hint}")
             continue
         roles[role] = target
-    return Directory(units, groups, roles)
+    return Directory(units, groups, roles, aliases)
 
 
 # =============================================================== escalation
@@ -566,6 +622,15 @@ def _read_rules(
         for i, item in enumerate(items):
             line = line_of(items, i)
             m: RuleModel | None = None
+            todos = list(_todos(item, (), line))
+            for where, tline, text in todos:
+                c.add(name, tline, _("{key}: unresolved {todo}").format(key=where, todo=text))
+            if todos:
+                # A draft of `hanchot import-plan`: the TODO is the fault to fix, not
+                # the shape errors it causes.
+                if isinstance(item, dict):
+                    out.append((name, line, item, None))
+                continue
             try:
                 m = RuleModel.model_validate(item)
             except ValidationError as e:
@@ -573,6 +638,26 @@ def _read_rules(
             if isinstance(item, dict):
                 out.append((name, line, item, m))
     return out
+
+
+TODO_MARK = "TODO:"
+
+
+def _todos(node: Any, path: tuple, line: int | None) -> Iterable[tuple[str, int | None, str]]:
+    """(key path, line, text) of every ``TODO:`` text an import left in a rule."""
+    if isinstance(node, str):
+        if node.lstrip().startswith(TODO_MARK):
+            yield ".".join(str(p) for p in path) or "rule", line, node.strip()
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _todos(v, (*path, k), line_of(node, k, line))
+    elif isinstance(node, list):
+        for j, v in enumerate(node):
+            yield from _todos(v, path, line_of(node, j, line))
+
+
+def _is_todo(value: str) -> bool:
+    return value.lstrip().startswith(TODO_MARK)
 
 
 def _check_date(c: _Collector, file: str, line: int | None, d: date | None, what: str) -> None:
@@ -634,7 +719,7 @@ def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
             return None
         return RRule(m.rrule, m.from_, m.until, m.roll)
     if isinstance(m, DueAfter):
-        when = tuple(sorted((str(k), normalize_attr(v)) for k, v in m.when.items()))
+        when = tuple(sorted((str(k), when_value(v)) for k, v in m.when.items()))
         return After(m.after, m.in_, when, m.roll)
     raise TypeError(f"unknown due model {m!r}")  # pragma: no cover
 
@@ -667,7 +752,7 @@ def _build_rules(
                 files.setdefault(file, []).append(rid)
         if directory is not None:
             lead = raw.get("lead")
-            if isinstance(lead, str) and not directory.known(lead):
+            if isinstance(lead, str) and not _is_todo(lead) and not directory.known(lead):
                 c.add(
                     file,
                     line_of(raw, "lead", line),
@@ -678,7 +763,7 @@ def _build_rules(
             coord = [raw_coord] if isinstance(raw_coord, str) else raw_coord
             if isinstance(coord, list):
                 for j, cid in enumerate(coord):
-                    if isinstance(cid, str) and not directory.known(cid):
+                    if isinstance(cid, str) and not _is_todo(cid) and not directory.known(cid):
                         cline = line_of(raw_coord, j, line_of(raw, "coordinating", line))
                         c.add(
                             file,
@@ -767,4 +852,23 @@ def load_config(
     )
 
 
-__all__ = ["load_config", "pydantic_problems", "rule_paths", "suggest"]
+def load_directory(config_dir: Path | str) -> Directory:
+    """Only the units, groups, roles and aliases of ``config_dir/units.yaml``.
+
+    Raises :class:`~engine.errors.ConfigError` with every problem of the file.
+    """
+    c = _Collector()
+    directory = _load_units(c, Path(config_dir) / "units.yaml", True)
+    c.raise_if_any()
+    assert directory is not None
+    return directory
+
+
+__all__ = [
+    "absolute_sqlite_url",
+    "load_config",
+    "load_directory",
+    "pydantic_problems",
+    "rule_paths",
+    "suggest",
+]

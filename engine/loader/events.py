@@ -17,23 +17,125 @@ Two formats (UTF-8):
 
 Every problem of the file is reported at once as ``file:line: message``
 (:class:`~engine.errors.ConfigError`): a bad date, a missing column or value, a
-duplicate (type, id).
+duplicate (type, id), a name outside the safe set of :mod:`engine.loader.names`
+(type, id, attribute names and values). Given the rules, also an event type that no
+rule uses (with the near one suggested) and an attribute value that does not parse
+as the type its rule's ``when:`` compares it with (:func:`event_problems`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.core.rules import Event
+from engine.core.calendar import FIRST_YEAR, LAST_YEAR
+from engine.core.rules import After, Event, Rule, attr_kind, parse_attr
 from engine.core.spans import parse_date
 from engine.errors import ConfigError, InputError, Problem
-from engine.loader.models import EVENT_TYPE_RE
+from engine.i18n import _
+from engine.loader.names import (
+    check_attr_name,
+    check_attr_value,
+    check_event_id,
+    check_event_type,
+)
 from engine.loader.yamlio import line_of, load_yaml
 
 REQUIRED = ("type", "id", "date")
+
+
+class EventRules:
+    """What the rules expect of events, indexed once for many events (an import).
+
+    ``used``: the event types some rule's ``after:`` names; ``compared[type]``: the
+    ``(rule id, attribute, when-value)`` triples of the rules started by ``type``.
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.compared: dict[str, list[tuple[str, str, Any]]] = {}
+        for r in rules:
+            if isinstance(r.due, After):
+                triples = self.compared.setdefault(r.due.event, [])
+                triples.extend((r.id, key, want) for key, want in r.due.when)
+        self.used = sorted(self.compared)
+
+    def problems(
+        self, type_: str, attrs: Mapping[str, str], *, allow_unused_type: bool = False
+    ) -> list[tuple[str, str]]:
+        """See :func:`event_problems`."""
+        out: list[tuple[str, str]] = []
+        if type_ not in self.compared and not allow_unused_type:
+            import difflib
+
+            near = difflib.get_close_matches(type_, self.used, n=1, cutoff=0.6)
+            hint = _(" (did you mean {near!r}?)").format(near=near[0]) if near else ""
+            known = ", ".join(self.used) if self.used else _("none")
+            out.append(
+                (
+                    "type",
+                    _(
+                        "no rule starts from event type {type!r}{hint}; the rules use: {known} "
+                        "(--allow-unused-type records it anyway)"
+                    ).format(type=type_, hint=hint, known=known),
+                )
+            )
+        seen: set[str] = set()
+        for rule_id, key, want in self.compared.get(type_, ()):
+            have = attrs.get(key)
+            if have is None or key in seen:
+                continue
+            try:
+                parse_attr(have, want)
+            except ValueError:
+                seen.add(key)
+                out.append(
+                    (
+                        key,
+                        _(
+                            "attribute {key}={value!r} must be {kind}: rule {rule} "
+                            "compares it with {want!r}"
+                        ).format(
+                            key=key,
+                            value=have,
+                            kind=attr_kind(want),
+                            rule=rule_id,
+                            want=_when_text(want),
+                        ),
+                    )
+                )
+        return out
+
+
+def event_problems(
+    rules: Iterable[Rule] | EventRules,
+    type_: str,
+    attrs: Mapping[str, str],
+    *,
+    allow_unused_type: bool = False,
+) -> list[tuple[str, str]]:
+    """What is wrong with an event of ``type_`` with ``attrs`` for these ``rules``.
+
+    Returns ``(field, message)`` pairs (field ``type`` or the attribute's name):
+
+    - the type is used by no rule's ``after:`` (a typo such as ``publicaton``
+      would record an event that starts nothing), unless ``allow_unused_type``;
+    - an attribute that a rule's ``when:`` compares does not parse as the type of
+      that value (``delegated=maybe`` where a rule says ``when: {delegated: true}``):
+      such an event would silently match no rule.
+
+    For many events, build :class:`EventRules` once and pass it as ``rules``.
+    """
+    index = rules if isinstance(rules, EventRules) else EventRules(rules)
+    return index.problems(type_, attrs, allow_unused_type=allow_unused_type)
+
+
+def _when_text(want: Any) -> str:
+    if isinstance(want, bool):
+        return "true" if want else "false"
+    return str(want)
 
 
 def _attr_text(value: Any) -> str:
@@ -43,8 +145,17 @@ def _attr_text(value: Any) -> str:
 
 
 class _Builder:
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        rules: Iterable[Rule] | EventRules | None = None,
+        allow_unused_type: bool = True,
+    ) -> None:
         self.name = name
+        if rules is not None and not isinstance(rules, EventRules):
+            rules = EventRules(rules)
+        self.rules = rules
+        self.allow_unused_type = allow_unused_type
         self.problems: list[Problem] = []
         self.events: list[Event] = []
         self.seen: dict[tuple[str, str], int | None] = {}
@@ -60,28 +171,44 @@ class _Builder:
     ) -> None:
         lines = lines or {}
         ok = True
-        if not isinstance(etype, str) or not EVENT_TYPE_RE.match(etype.strip()):
-            self.problems.append(
-                Problem(
-                    self.name,
-                    lines.get("type", line),
-                    f"event type {etype!r} may contain only a-z, 0-9, '-' and '_'",
-                )
-            )
+        try:
+            etype = check_event_type(etype)
+        except InputError as e:
+            self.problems.append(Problem(self.name, lines.get("type", line), e.message))
             ok = False
-        if isinstance(eid, bool) or not isinstance(eid, str | int) or not str(eid).strip():
-            self.problems.append(
-                Problem(self.name, lines.get("id", line), f"event id {eid!r} must be text")
-            )
+        try:
+            eid = check_event_id(eid)
+        except InputError as e:
+            self.problems.append(Problem(self.name, lines.get("id", line), e.message))
             ok = False
+        clean: dict[str, str] = {}
+        for k, v in attrs.items():
+            try:
+                clean[check_attr_name(k)] = check_attr_value(v, k)
+            except InputError as e:
+                self.problems.append(Problem(self.name, lines.get(k, line), e.message))
+                ok = False
+        attrs = clean
+        if ok and self.rules is not None:
+            for field, message in event_problems(
+                self.rules, etype, attrs, allow_unused_type=self.allow_unused_type
+            ):
+                self.problems.append(Problem(self.name, lines.get(field, line), message))
+                ok = False
         try:
             d = parse_date(edate)
         except InputError as e:
             self.problems.append(Problem(self.name, lines.get("date", line), e.message))
             ok = False
+        else:
+            if not FIRST_YEAR <= d.year <= LAST_YEAR:
+                msg = _("date {date} is outside the years the calendar covers ({first}–{last})")
+                what = msg.format(date=d.isoformat(), first=FIRST_YEAR, last=LAST_YEAR)
+                self.problems.append(Problem(self.name, lines.get("date", line), what))
+                ok = False
         if not ok:
             return
-        key = (etype.strip(), str(eid).strip())
+        key = (etype, eid)
         if key in self.seen:
             first = self.seen[key]
             where = f" (first at line {first})" if first else ""
@@ -135,7 +262,7 @@ def _read_yaml(path: Path, b: _Builder) -> None:
                 attrs[k] = _attr_text(v)
         if bad:
             continue
-        lines = {k: line_of(item, k, line) for k in REQUIRED}
+        lines = {k: line_of(item, k, line) for k in item if isinstance(k, str)}
         b.add(line, item["type"], item["id"], item["date"], attrs, lines)
 
 
@@ -172,6 +299,17 @@ def _read_csv(path: Path, b: _Builder) -> None:
                 Problem(b.name, 1, "every column needs a name, used once: " + ", ".join(dups))
             )
             return
+        bad_names = False
+        for h in header:
+            if h in REQUIRED:
+                continue
+            try:
+                check_attr_name(h)
+            except InputError as e:
+                b.problems.append(Problem(b.name, 1, e.message))
+                bad_names = True
+        if bad_names:
+            return
         idx = {h: header.index(h) for h in REQUIRED}
         start = reader.line_num
         for row in reader:
@@ -199,13 +337,21 @@ def _read_csv(path: Path, b: _Builder) -> None:
         b.problems.append(Problem(b.name, reader.line_num, f"CSV: {e}"))
 
 
-def read_events(path: Path | str) -> list[Event]:
+def read_events(
+    path: Path | str,
+    rules: Iterable[Rule] | EventRules | None = None,
+    *,
+    allow_unused_type: bool = True,
+) -> list[Event]:
     """The events of a ``.yaml``/``.yml`` or ``.csv`` file, in file order.
+
+    With ``rules``, each event is also checked against them (:func:`event_problems`):
+    attribute types always, unused types unless ``allow_unused_type``.
 
     Raises :class:`~engine.errors.ConfigError` with every ``file:line: message``.
     """
     path = Path(path)
-    b = _Builder(str(path))
+    b = _Builder(str(path), rules, allow_unused_type)
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         _read_yaml(path, b)
@@ -218,4 +364,4 @@ def read_events(path: Path | str) -> list[Event]:
     return b.events
 
 
-__all__ = ["read_events"]
+__all__ = ["EventRules", "event_problems", "read_events"]

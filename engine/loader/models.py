@@ -35,6 +35,13 @@ from engine.core.periods import Period, parse_period
 from engine.core.rules import DAY_WORDS
 from engine.core.spans import Roll, Span, normalize_words, parse_date, parse_roll, parse_span
 from engine.errors import InputError
+from engine.i18n import _
+from engine.loader.names import (
+    check_attr_name,
+    check_display_name,
+    check_event_type,
+    check_rule_id,
+)
 
 #: The keys that name a due-date form; exactly one of them is in every ``due``.
 FORM_KEYS = ("on", "before", "end_of", "every", "rrule", "after")
@@ -168,6 +175,11 @@ def _at(value: Any) -> str:
 
 
 def _when_value(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("yes", "no"):
+        # Only true/false are booleans (README): `yes` would compare as the text "yes".
+        raise InputError(
+            _("{value!r}: write true or false for a yes/no attribute").format(value=value)
+        )
     if isinstance(value, str | int | float | bool):
         return value
     raise InputError(f"{value!r}: a 'when' value must be a single text, number or true/false")
@@ -276,6 +288,23 @@ Title = Annotated[
     PlainValidator(_parser(_title)),
     WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"^[^\n\r\t]*$"}),
 ]
+
+
+def _display(what: str):
+    def check(value: Any) -> str:
+        return check_display_name(value, what)
+
+    return check
+
+
+def _name_field(what: str):
+    return Annotated[
+        str,
+        PlainValidator(_parser(_display(what))),
+        WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"^[^\n\r\t]*$"}),
+    ]
+
+
 WhenValue = Annotated[
     Any,
     PlainValidator(_parser(_when_value, scalar=False)),
@@ -332,10 +361,31 @@ class DueRRule(Model):
 class DueAfter(Model):
     """``{after: publication, in: 30 days, when: {delegated: true}}``."""
 
-    after: str = Field(pattern=EVENT_TYPE_RE.pattern)
+    after: str = Field(pattern=EVENT_TYPE_RE.pattern, max_length=50)
     in_: SpanField = Field(alias="in")
     when: dict[str, WhenValue] = Field(default_factory=dict)
     roll: RollField | None = None
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return check_event_type(v)
+            except InputError as e:
+                raise ValueError(e.message) from None
+        return v
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_keys(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for k in v:
+                try:
+                    check_attr_name(k)
+                except InputError as e:
+                    raise ValueError(e.message) from None
+        return v
 
 
 FORM_MODELS: dict[str, type[Model]] = {
@@ -405,11 +455,16 @@ Due = Annotated[
 class RuleModel(Model):
     """One duty of the plan (SPEC §2, a rules file)."""
 
-    id: str = Field(pattern=ID_RE.pattern, description="unique across all files, [a-z0-9-]+")
+    id: str = Field(
+        pattern=ID_RE.pattern,
+        max_length=100,
+        description="unique across all files, [a-z0-9-]+, at most 100 characters",
+    )
     title: Title
     plan_item: ScalarText | None = None
     basis: str | None = None
     output: str | None = None
+    details: str | None = Field(None, description="the plan row's full text (import-plan)")
     lead: str = Field(description="unit or group id: đơn vị chủ trì")
     coordinating: Ids = Field((), description="unit or group ids: đơn vị phối hợp")
     escalation: str = "default"
@@ -418,10 +473,11 @@ class RuleModel(Model):
     @field_validator("id", mode="before")
     @classmethod
     def _id(cls, v: Any) -> Any:
-        if isinstance(v, str) and not ID_RE.match(v):
-            raise ValueError(
-                f"rule id {v!r} must be lower-case a-z, 0-9 and '-' (e.g. bao-cao-quy)"
-            )
+        if isinstance(v, str):
+            try:
+                check_rule_id(v)
+            except InputError as e:
+                raise ValueError(e.message) from None
         return v
 
 
@@ -438,19 +494,27 @@ class RulesFile(Model):
 
 # --------------------------------------------------------------------- units
 class HeadModel(Model):
-    title: str
+    title: _name_field("head title")  # type: ignore[valid-type]
     email: Emails
 
 
 class UnitModel(Model):
-    name: str
+    name: _name_field("unit name")  # type: ignore[valid-type]
     email: Emails
     head: HeadModel | None = None
+    aliases: Ids = Field((), description="other names of the unit in plans (import-plan)")
+
+
+class GroupModel(Model):
+    """``group-id: {members: [...], aliases: [...]}`` (the long form of a group)."""
+
+    members: Ids
+    aliases: Ids = ()
 
 
 class UnitsFile(Model):
     units: dict[str, UnitModel]
-    groups: dict[str, Ids] = Field(default_factory=dict)
+    groups: dict[str, Ids | GroupModel] = Field(default_factory=dict)
     roles: dict[str, str] = Field(default_factory=dict)
 
 
@@ -475,7 +539,7 @@ class SmtpModel(Model):
 
 
 class SenderModel(Model):
-    name: str = "Hệ thống nhắc hạn"
+    name: _name_field("sender name") = "Hệ thống nhắc hạn"  # type: ignore[valid-type]
     email: Email = "nhachan@example.gov.vn"
 
 

@@ -12,17 +12,25 @@ instead of crashing the YAML constructor.
 Speed: when PyYAML has libyaml (``yaml.__with_libyaml__``) the C parser is used
 under the same safe constructors (about ten times faster: ``hanchot check`` of a
 thousand rule files must take under two seconds).
+
+Bounded: aliases are expanded as the document is built, so a kilobyte of nested
+aliases (a "billion laughs" document) could otherwise grow to gigabytes. Every
+value built and every pair a merge key (``<<:``) copies is counted; a document
+needing more than :data:`MAX_NODES` is refused with ``file:line: too many aliases``.
+A number with more digits than Python converts (4300) is refused with its line.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from engine.errors import ConfigError, Problem
+from engine.i18n import _
 
 
 class LineDict(dict):
@@ -71,6 +79,35 @@ _SEQ = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
 _STR = yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG
 _MERGE = "tag:yaml.org,2002:merge"
 
+#: Values one document may expand to (counting each alias use again). The largest
+#: real files (a year of events, a thousand rules in one file) stay far below it.
+MAX_NODES = 1_000_000
+
+
+class _TooManyAliases(yaml.constructor.ConstructorError):
+    """The document expands to more than :data:`MAX_NODES` values."""
+
+
+class _Budget:
+    """How many values the document being built may still produce."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def spend(self, n: int, node: yaml.Node) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise _TooManyAliases(None, None, "too many aliases", node.start_mark)
+
+
+def _budget(loader: _Loader) -> _Budget:
+    b = getattr(loader, "_hanchot_budget", None)
+    if b is None:
+        b = loader._hanchot_budget = _Budget()
+    return b
+
 
 def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
     """Construct ``node`` (plain text, mappings and lists on a fast path).
@@ -80,6 +117,7 @@ def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
     (``hanchot check`` of a thousand files spends most of its time here).
     Any other tag goes through the safe constructor, which refuses object tags.
     """
+    _budget(loader).spend(1, node)
     tag = node.tag
     if tag == _STR and isinstance(node, yaml.ScalarNode):
         return node.value
@@ -96,7 +134,16 @@ def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
         out.line = node.start_mark.line + 1
         out.lines = [child.start_mark.line + 1 for child in node.value]
         return out
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as e:  # int("9" * 5000): more digits than Python converts
+        if "digits" in str(e):
+            what = _("a number may have at most {limit} digits").format(
+                limit=sys.get_int_max_str_digits()
+            )
+        else:
+            what = _("value cannot be read: {error}").format(error=e)
+        raise yaml.constructor.ConstructorError(None, None, what, node.start_mark) from None
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode, active: set[int]) -> LineDict:
@@ -147,6 +194,16 @@ def _get_single_data(self: _Loader) -> Any:
     return _build(self, node, set())
 
 
+def _flatten_mapping(self: _Loader, node: yaml.MappingNode) -> None:
+    # A merge key copies the pairs of the merged mappings; nested `<<: [*a, *a]`
+    # double them at every level, so the copies count against the budget too.
+    merges = any(pair[0].tag == _MERGE for pair in node.value)
+    yaml.constructor.SafeConstructor.flatten_mapping(self, node)
+    if merges:
+        _budget(self).spend(len(node.value), node)
+
+
+_Loader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]
 _Loader.add_constructor(_MAP, _construct_mapping)
 _Loader.add_constructor(_SEQ, _construct_sequence)
 _Loader.get_single_data = _get_single_data  # type: ignore[method-assign]
@@ -159,6 +216,9 @@ def parse_yaml(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
+        if isinstance(e, _TooManyAliases):
+            msg = _("too many aliases: the document expands to more than {limit} values")
+            raise ConfigError(Problem(name, line, msg.format(limit=MAX_NODES))) from None
         what = e.problem or e.context or "invalid YAML"
         if "could not determine a constructor" in (e.problem or ""):
             what = f"tags are not allowed ({e.problem.split('for the tag')[-1].strip()})"

@@ -1,8 +1,16 @@
-"""Writing the append-only audit log (the database refuses UPDATE/DELETE on it)."""
+"""Writing the append-only audit log (the database refuses UPDATE/DELETE on it, and
+TRUNCATE on PostgreSQL).
+
+Each entry names ``actor`` (``--by``, self-declared, or the portal's signed-in user)
+and ``os_user``, the login of the process that wrote it, which ``--by`` cannot change.
+"""
 
 from __future__ import annotations
 
+import os
+import pwd
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,6 +28,17 @@ def jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+@lru_cache(maxsize=1)
+def os_user() -> str:
+    """The account this process runs as: the name of its real uid (not ``$USER``,
+    which the caller sets as freely as ``--by``); ``uid N`` when it has no name."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name[:200]
+    except KeyError:
+        return f"uid {uid}"
+
+
 def log_change(
     session: Session,
     *,
@@ -33,8 +52,10 @@ def log_change(
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
     reason: str | None = None,
+    os_login: str | None = None,
 ) -> None:
-    """Append one entry; part of the caller's transaction."""
+    """Append one entry; part of the caller's transaction. ``os_login`` defaults to
+    :func:`os_user` (tests pass one)."""
     session.execute(
         audit.insert().values(
             at=at,
@@ -47,5 +68,6 @@ def log_change(
             old=jsonable(old),
             new=jsonable(new),
             reason=reason,
+            os_user=os_login or os_user(),
         )
     )

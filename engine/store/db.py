@@ -7,8 +7,11 @@ PostgreSQL are tested. The schema is owned by the Alembic migrations shipped in
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,11 +19,25 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import StoreError
+from engine.errors import DatabaseFault, DiskFull, StoreError
+from engine.i18n import _
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: Key of the PostgreSQL advisory lock held by ``hanchot run`` ("hanchot" in ASCII).
 PG_LOCK_KEY = 0x68616E63686F74
+#: Transaction-scoped PostgreSQL advisory locks: one process at a time migrates, and
+#: one at a time materialises, so any number of `hanchot` processes can start at once.
+PG_MIGRATE_KEY = PG_LOCK_KEY + 1
+PG_MATERIALISE_KEY = PG_LOCK_KEY + 2
+
+
+def serialise(conn, key: int) -> None:
+    """Wait for, then hold until the end of the current transaction, the PostgreSQL
+    advisory lock ``key``. A no-op elsewhere: SQLite's ``BEGIN IMMEDIATE`` (see
+    :func:`make_engine`) already lets one writer in at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
 
 SessionFactory = Callable[[], Session]
 
@@ -31,11 +48,209 @@ def database_url(configured: str) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL; ``None`` for other databases or ``:memory:``."""
-    u = sa.engine.make_url(url)
+    """The database file of a SQLite URL; ``None`` for other databases, ``:memory:``
+    and URLs that do not parse (:func:`make_engine` reports those)."""
+    try:
+        u = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return None
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
+
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>^[^:/?#]*://[^/?#@:]*:).*(?=@)")
+_PASSWORD_NO_SCHEME = re.compile(r"(?P<head>[^\s:/@]+:)[^\s@]*(?=@)")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password as ``***``, whether SQLAlchemy can parse it or not.
+
+    Every message about a database URL goes through here: a malformed URL must not
+    print the password it carries (``postgresql://u:secret@host:abc/db``).
+    """
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - any unparsable URL: mask by hand
+        masked = _PASSWORD_IN_URL.sub(r"\g<head>***", url)
+        return masked if masked != url else _PASSWORD_NO_SCHEME.sub(r"\g<head>***", url)
+
+
+#: Permissions of hanchot's files: the database holds who did what and mail addresses.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by this user only (0700)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing; tighten it if group/others can
+    read it. SQLite gives the ``-wal``/``-shm`` files the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700)
+
+
+def _prepare_sqlite(path: Path, where: str) -> None:
+    """The database's directory 0700 and file 0600, or one clear error (a path under
+    ``/proc``, a read-only or full disk)."""
+    try:
+        private_dir(path.parent)
+        private_file(path)
+    except OSError as e:
+        raise os_fault(e, _("cannot create the database {where}").format(where=where)) from None
+
+
+def os_fault(e: OSError, what: str) -> StoreError:
+    """An :class:`OSError` about hanchot's files as one line: disk full gets its own code."""
+    reason = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(_("{what}: the disk is full ({reason})").format(what=what, reason=reason))
+    return StoreError(f"{what}: {reason}")
+
+
+#: The databases this process opened, (masked URL, SQLite file or None): the last one
+#: is named in :func:`db_fault` messages.
+_opened: list[tuple[str, Path | None]] = []
+
+_SQLITE_FAULTS = (
+    # (text in SQLite's message, what to tell the admin)
+    ("file is not a database", "is not a SQLite database file"),
+    ("database disk image is malformed", "is damaged (malformed); restore it from a backup"),
+    ("unable to open database file", "cannot be opened"),
+    ("readonly database", "is read-only for this user"),
+    ("disk i/o error", "cannot be read or written"),
+)
+
+
+def _no_room(reason: str, path: Path | None) -> bool:
+    """SQLite in WAL mode reports a full disk as a plain "disk I/O error": it is one
+    when the database's file system has no block left."""
+    if "disk i/o error" not in reason or path is None:
+        return False
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
+def db_fault(e: sa.exc.DBAPIError) -> StoreError | None:
+    """A database error that is no defect of hanchot's, as one line for the admin.
+
+    Corrupt, foreign or unreachable databases give :class:`DatabaseFault` (exit 5);
+    a full disk gives :class:`DiskFull` (exit 6). The transaction was rolled back,
+    so nothing is half-written. ``None`` for other errors (a defect: let it show).
+    """
+    where, path = _opened[-1] if _opened else (_("the database"), None)
+    reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+    fault = fault_for(reason, where, path)
+    if fault is None and isinstance(e, sa.exc.OperationalError):
+        msg = _("cannot use the database {where}: {reason}")
+        return DatabaseFault(msg.format(where=where, reason=reason))
+    return fault
+
+
+def fault_for(reason: str, where: str, path: Path | None) -> StoreError | None:
+    """The admin's one line for a driver's message about the database at ``where``
+    (:class:`DiskFull`, :class:`DatabaseFault`), or ``None`` when it is none we know."""
+    low = reason.lower()
+    if "database or disk is full" in low or "no space left" in low or _no_room(low, path):
+        msg = _("the disk holding {where} is full; nothing was changed ({reason})")
+        return DiskFull(msg.format(where=where, reason=reason))
+    for needle, text in _SQLITE_FAULTS:
+        if needle in low:
+            msg = _("the database {where} {problem} ({reason})")
+            return DatabaseFault(msg.format(where=where, problem=text, reason=reason))
+    return None
+
+
+def where(url: str) -> str:
+    """The database for people: the SQLite file's path, else the URL without password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    return mask_url(url)
+
+
+def _sqlite_has_revision(path: Path) -> bool:
+    """True when the SQLite file has an Alembic revision; opens it read-only."""
+    import sqlite3
+
+    def fault(e: sqlite3.Error) -> StoreError:
+        return fault_for(str(e), str(path), path) or DatabaseFault(
+            _("cannot use the database {where}: {reason}").format(where=path, reason=e)
+        )
+
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise fault(e) from None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
+    except sqlite3.DatabaseError as e:
+        if "no such table" in str(e):
+            return False
+        raise fault(e) from None
+    finally:
+        conn.close()
+    return row is not None
+
+
+def open_existing(url: str) -> Engine | None:
+    """An engine for the hanchot database at ``url``, or ``None`` when there is none yet.
+
+    "None yet": no SQLite file (or an empty one), or a database without hanchot's
+    tables. Never creates a file, a directory or a table, so read-only commands can
+    say where they looked instead of leaving an empty database behind. Raises
+    :class:`~engine.errors.StoreError` when the database cannot be read.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        # Look read-only first: make_engine's WAL pragma would rewrite a foreign file.
+        if not _sqlite_has_revision(path):
+            return None
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except sa.exc.SQLAlchemyError as e:
+        engine.dispose()
+        fault = db_fault(e) if isinstance(e, sa.exc.DBAPIError) else None
+        if fault is not None:
+            raise fault from None
+        detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise DatabaseFault(
+            _("cannot use the database {where}: {reason}").format(where=where(url), reason=detail)
+        ) from None
+    if revision is None:
+        engine.dispose()
+        return None
+    return engine
 
 
 def make_engine(url: str) -> Engine:
@@ -46,11 +261,17 @@ def make_engine(url: str) -> Engine:
     """
     try:
         u = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as e:
-        raise StoreError(f"database URL {url!r} is not valid: {e}") from None
+    except (sa.exc.ArgumentError, ValueError) as e:
+        if isinstance(e, sa.exc.ArgumentError):
+            reason = str(e).replace(url, mask_url(url))
+        else:  # int() of the port
+            reason = _("the port must be a number")
+        msg = _("database URL {url} is not valid: {reason}")
+        raise StoreError(msg.format(url=mask_url(url), reason=reason)) from None
     path = sqlite_path(url)
+    _opened.append((mask_url(url), path))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite(path, str(path))
         engine = sa.create_engine(u, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -75,7 +296,10 @@ def make_engine(url: str) -> Engine:
         return sa.create_engine(u, pool_pre_ping=True)
     except Exception as e:  # missing driver, bad options
         where = u.render_as_string(hide_password=True)
-        raise StoreError(f"cannot use database {where}: {e}") from None
+        reason = str(e).replace(url, where)
+        if u.password:
+            reason = reason.replace(str(u.password), "***")
+        raise StoreError(f"cannot use database {where}: {reason}") from None
 
 
 def session_factory(engine: Engine) -> SessionFactory:
@@ -121,11 +345,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         if revision == "head" and current_revision(engine) == head_revision():
             return
         with engine.begin() as conn:
+            # Concurrent first starts on PostgreSQL raced to create alembic_version;
+            # the second now waits here and finds the schema at head.
+            serialise(conn, PG_MIGRATE_KEY)
             command.upgrade(_alembic_config(conn), revision)
     except CommandError as e:
         raise StoreError(f"cannot migrate the database: {e}") from None
-    except sa.exc.OperationalError as e:
-        raise StoreError(f"cannot open the database: {e.orig}") from None
+    except sa.exc.DBAPIError as e:
+        fault = db_fault(e)
+        if fault is None:
+            raise
+        raise fault from None
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -136,10 +366,17 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(_alembic_config(conn), revision)
 
 
+def lock_file(database: Path) -> Path:
+    """The one-daemon lock of a SQLite database: next to its real file."""
+    return Path(os.path.realpath(database) + ".lock")
+
+
 class DaemonLock:
     """Held by ``hanchot run`` so a second daemon on the same database refuses to start.
 
-    SQLite: an OS file lock (``flock``) on ``<database file>.lock`` holding the pid.
+    SQLite: an OS file lock (``flock``) on ``<database file>.lock`` holding the pid,
+    the database's real path (symlinks resolved), so a second daemon reaching the
+    same file through a symlink or another relative path finds the lock taken.
     PostgreSQL: a session-level ``pg_try_advisory_lock`` on a dedicated connection.
     Other databases: no lock (the outbox claims still prevent double sending).
     Raises :class:`~engine.errors.StoreError` when another daemon holds it.
@@ -154,8 +391,15 @@ class DaemonLock:
     def acquire(self) -> None:
         path = sqlite_path(self.url)
         if path is not None:
-            lock_path = Path(str(path) + ".lock")
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            lock_path = lock_file(path)
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            except OSError as e:
+                what = _("cannot create the lock file {path}").format(path=lock_path)
+                raise os_fault(e, what) from None
+            st = os.fstat(fd)
+            if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+                os.fchmod(fd, FILE_MODE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -2,16 +2,21 @@
 
 The cycle (:func:`dispatch`):
 
-1. rows stuck in ``sending`` for longer than ``stuck_after`` (a process died while
-   sending) go back to ``pending``: at-least-once rather than silently dropped;
+1. rows left in ``sending`` by a process that died go back to ``pending`` (at once
+   when its death is known: :func:`dead_tokens`; else after ``stuck_after``):
+   at-least-once rather than silently dropped;
 2. open deadlines with ``next_send_at <= now`` get their outbox rows
    (:func:`engine.store.outbox.materialise_due`);
-3. pending rows with ``next_attempt_at <= now`` are grouped by (recipient, send
-   instant); each group is *claimed* with a conditional UPDATE (pending -> sending,
-   only while the deadline is still open), rendered as one digest and sent; the
-   rows are marked ``sent`` with the digest's deterministic Message-ID. Transient
-   failures (connection refused, timeout, 4xx) keep the rows pending with an
-   exponential backoff; permanent ones (5xx) mark them ``failed`` with the answer;
+3. pending rows with ``next_attempt_at <= now`` (and rows whose message could not
+   be built, every cycle) are grouped by recipient, whatever instant each was due
+   at: one message per person per cycle; each group is *claimed* with a conditional
+   UPDATE (pending -> sending, only while the deadline is still open), rendered as
+   one digest and sent; the rows are marked ``sent`` with the digest's
+   deterministic Message-ID. Transient failures (connection refused, timeout, 4xx,
+   552 to RCPT TO) keep the rows pending with an exponential backoff; permanent
+   ones (5xx) mark them ``failed`` with the answer; an error while building the
+   message keeps them pending (a defect, not a delivery failure: see
+   :func:`build_errors`);
 4. the admin gets one failure summary per local day listing failed rows not yet
    reported (itself an outbox row, stage ``failure-summary``, so it goes out once).
 
@@ -20,10 +25,14 @@ Nothing reads the clock: ``now`` (aware) is an argument.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
+import socket
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -33,6 +42,7 @@ import sqlalchemy as sa
 
 from engine.core.config import Config, Settings
 from engine.errors import SendError
+from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.db import SessionFactory
 from engine.store.outbox import insert_ignore, materialise_due, message_id, require_aware
@@ -73,6 +83,16 @@ def transport_factory(settings: Settings, password: str | None = None) -> Transp
     smtp = settings.smtp
     if smtp is None:
         return lambda: FileTransport(settings.mail_dir)
+    if smtp.user and not password:
+        from engine.errors import ConfigError
+        from engine.i18n import _
+
+        raise ConfigError(
+            _(
+                "smtp.user is set ({user}) but HANCHOT_SMTP_PASSWORD is not: "
+                "set the password in the environment, or remove smtp.user"
+            ).format(user=smtp.user)
+        )
     return lambda: SmtpTransport(
         smtp.host, smtp.port, smtp.security, smtp.user, password, smtp.timeout
     )
@@ -88,6 +108,14 @@ class DispatchReport:
     rows_sent: int = 0
     failed: int = 0
     deferred: int = 0
+    #: rows kept pending because hanchot could not build their message (a defect or
+    #: a bad configuration, not the recipient's fault); counted in ``deferred`` too
+    build_errors: int = 0
+    #: rows claimed but given back unsent because the cycle was told to stop
+    left: int = 0
+    #: the signal that stopped the cycle (set by the caller that handles signals)
+    stopped_by: str | None = None
+    reclaimed: int = 0
     next_wake: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -96,6 +124,17 @@ class DispatchReport:
             f"{self.digests_sent} messages sent ({self.rows_sent} reminders), "
             f"{self.failed} failed, {self.deferred} deferred, {self.superseded} superseded"
         )
+
+    @property
+    def exit_code(self) -> int:
+        """``hanchot run --once``'s exit code (SPEC §5.1): 0 everything due was sent,
+        3 some was deferred (transient: server down, stopped mid-cycle, a message
+        that could not be built), 4 some failed for good (with or without deferred)."""
+        if self.failed:
+            return 4
+        if self.deferred or self.left or self.stopped_by is not None:
+            return 3
+        return 0
 
 
 @dataclass
@@ -120,23 +159,166 @@ def dispatch(
     now = require_aware(now)
     report = DispatchReport()
     with sessions() as s, s.begin():
-        s.execute(
-            outbox.update()
-            .where(outbox.c.state == SENDING, outbox.c.claimed_at < now - stuck_after)
-            .values(state=PENDING, claim_token=None, last_error="retried after an interrupted send")
-        )
+        report.reclaimed = _reclaim(s, now, stuck_after)
         report.created, report.superseded = materialise_due(s, config, now)
         groups = _due_groups(s, now, report)
-    if groups:
-        _send_groups(config, sessions, transports, now, groups, report, should_stop)
-    if config.settings.admin_email and not should_stop():
-        with sessions() as s, s.begin():
-            summary = _queue_failure_summary(s, config, now)
-        if summary is not None:
-            _send_groups(config, sessions, transports, now, [summary], report, should_stop)
+    with _owner(sessions) as owner:
+        if groups:
+            _send_groups(config, sessions, transports, now, groups, report, should_stop, owner)
+        if config.settings.admin_email and not should_stop():
+            with sessions() as s, s.begin():
+                summary = _queue_failure_summary(s, config, now)
+            if summary is not None:
+                _send_groups(
+                    config, sessions, transports, now, [summary], report, should_stop, owner
+                )
     with sessions() as s:
         report.next_wake = next_wake(s, stuck_after)
     return report
+
+
+INTERRUPTED = "retried after an interrupted send"
+#: ``last_error`` prefix of rows whose message hanchot could not build (kept pending).
+BUILD_ERROR = "internal error: "
+
+
+def _reclaim(s, now: datetime, stuck_after: timedelta) -> int:
+    """Rows left in ``sending`` go back to ``pending``: at once when the process that
+    claimed them is known dead (same machine, its pid gone or reused: see
+    :func:`claim_owner`), else after ``stuck_after``. Returns how many."""
+    timed_out = (
+        outbox.update()
+        .where(outbox.c.state == SENDING, outbox.c.claimed_at < now - stuck_after)
+        .values(state=PENDING, claim_token=None, last_error=INTERRUPTED)
+    )
+    n = s.execute(timed_out).rowcount or 0
+    tokens = s.execute(
+        sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
+    ).scalars()
+    dead = dead_tokens(s, list(tokens))
+    if dead:
+        n += (
+            s.execute(
+                outbox.update()
+                .where(outbox.c.state == SENDING, outbox.c.claim_token.in_(dead))
+                .values(state=PENDING, claim_token=None, last_error=INTERRUPTED)
+            ).rowcount
+            or 0
+        )
+    if n:
+        log.warning(
+            _("{n} reminder(s) left in sending by an interrupted process: pending again").format(
+                n=n
+            )
+        )
+    return n
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8")).hexdigest()[:8]
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux ``/proc``), which
+    tells a reused pid from the original; ``"gone"`` when there is no such process;
+    ``None`` where ``/proc`` is not there (not Linux) or cannot be read."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "gone"
+    except OSError:
+        return None
+    # the command name (field 2) may contain spaces and parentheses: split after it
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return fields[19].decode("ascii")  # field 22: starttime
+
+
+#: First key of the session-level advisory lock that a dispatch cycle on PostgreSQL
+#: holds while it has claims ("hanc"); the second key is the cycle's own random id,
+#: the last part of its claim tokens. The lock ends with the session, so a cycle
+#: whose lock is gone from ``pg_locks`` died, on whatever machine it ran.
+PG_OWNER_NS = 0x68616E63
+
+
+@contextmanager
+def _owner(sessions: SessionFactory) -> Iterator[str]:
+    """The claim-token suffix of one cycle: :func:`claim_owner`, plus on PostgreSQL the
+    id of an advisory lock held on a connection of its own until the cycle ends."""
+    with sessions() as s:
+        engine = s.get_bind()
+    if engine.dialect.name != "postgresql":
+        yield claim_owner()
+        return
+    ident = secrets.randbelow(2**31 - 2) + 1
+    conn = engine.connect()
+    args = {"ns": PG_OWNER_NS, "id": ident}
+    try:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :id)"), args)
+        conn.commit()
+        yield f"{claim_owner()}.{ident}"
+    finally:
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, :id)"), args)
+            conn.commit()
+        except sa.exc.SQLAlchemyError:
+            conn.invalidate()  # never back to the pool with the lock held
+        finally:
+            conn.close()
+
+
+def dead_tokens(s, tokens: list[str]) -> list[str]:
+    """The claim tokens among ``tokens`` whose process is known dead: by
+    :func:`owner_is_dead`, and on PostgreSQL by the owner's advisory lock being gone."""
+    dead = [t for t in tokens if t and owner_is_dead(t)]
+    pg = {t: int(t.rsplit(".", 1)[1]) for t in tokens if t and t not in dead and _pg_id(t)}
+    if pg and s.get_bind().dialect.name == "postgresql":
+        held = set(
+            s.execute(
+                sa.text(
+                    "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid::bigint = :ns AND objsubid = 2 AND granted"
+                ),
+                {"ns": PG_OWNER_NS},
+            ).scalars()
+        )
+        dead += [t for t, ident in pg.items() if ident not in held]
+    return dead
+
+
+def _pg_id(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 5 and parts[4].isdigit()
+
+
+def claim_owner() -> str:
+    """``host.pid.start``: who is claiming (part of each claim token)."""
+    pid = os.getpid()
+    return f"{_host_tag()}.{pid}.{_start_ticks(pid) or '-'}"
+
+
+def owner_is_dead(token: str) -> bool:
+    """Whether the process that made claim ``token`` has certainly ended: it ran on
+    this machine and its pid is gone, or now belongs to a process started later.
+    Unknown (another machine, an old token): ``False``, the timeout decides."""
+    parts = token.split(".")
+    if len(parts) not in (4, 5) or parts[1] != _host_tag() or not parts[2].isdigit():
+        return False
+    pid, started = int(parts[2]), parts[3]
+    now_started = _start_ticks(pid)
+    if now_started == "gone":
+        return True
+    if now_started is not None and started != "-":
+        return now_started != started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
@@ -151,7 +333,16 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
             deadlines.c.status,
         )
         .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
-        .where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
+        .where(
+            outbox.c.state == PENDING,
+            sa.or_(
+                outbox.c.next_attempt_at <= now,
+                # Cheap to try again (nothing reaches the server): every cycle, so a
+                # fixed configuration sends them at once.
+                outbox.c.last_error.startswith(BUILD_ERROR, autoescape=True),
+            ),
+            outbox.c.send_at <= now,
+        )
         .order_by(outbox.c.send_at, outbox.c.recipient, outbox.c.id)
     ).all()
     closed = [r.id for r in rows if r.deadline_id is not None and r.status != OPEN]
@@ -162,14 +353,17 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
             .values(state=SUPERSEDED, last_error="deadline closed", updated_at=now)
         )
         report.superseded += len(closed)
-    groups: dict[tuple[str, datetime], _Group] = {}
+    # One message per recipient per cycle (SPEC §4, issue 7.1), whatever instant each
+    # row was due at: rows of several instants wait together after downtime.
+    groups: dict[str, _Group] = {}
     for r in rows:
         if r.deadline_id is None or r.status != OPEN:
             continue  # failure summaries are queued separately
-        k = (r.recipient.lower(), r.send_at)
-        g = groups.get(k)
+        g = groups.get(r.recipient.lower())
         if g is None:
-            g = groups[k] = _Group(r.recipient, r.recipient_name, r.send_at, [])
+            g = groups[r.recipient.lower()] = _Group(r.recipient, r.recipient_name, r.send_at, [])
+        elif r.send_at >= g.send_at:  # rows come by send_at: the latest names the digest
+            g.send_at, g.name = r.send_at, r.recipient_name
         g.ids.append(r.id)
     out = list(groups.values())
     summaries = [r for r in rows if r.deadline_id is None and r.stage == FAILURE_SUMMARY]
@@ -177,10 +371,11 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
     return out
 
 
-def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime) -> dict:
+def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime, owner: str) -> dict:
     """Take the rows of several groups pending -> sending in one transaction, one claim
-    token per group, only while their deadline is open. Returns token -> rows."""
-    tokens = [uuid.uuid4().hex for _ in groups]
+    token per group (``random.owner``), only while their deadline is open. Returns
+    token -> rows."""
+    tokens = [f"{uuid.uuid4().hex[:16]}.{owner}" for _g in groups]
     still_open = (
         sa.select(deadlines.c.id)
         .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
@@ -223,7 +418,7 @@ def _finish(sessions: SessionFactory, token: str, rows, **values) -> None:
         )
 
 
-def _send_groups(config, sessions, transports, now, groups, report, should_stop) -> None:
+def _send_groups(config, sessions, transports, now, groups, report, should_stop, owner) -> None:
     from notifications.render import render
 
     tz = config.settings.timezone
@@ -242,6 +437,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
         for i, g in enumerate(groups):
             if should_stop():
                 _release(sessions, claimed, now)
+                report.left += sum(len(gr.ids) for gr in groups[i:])
                 log.info("stopping: %d digests left for the next cycle", len(groups) - i)
                 return
             if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
@@ -250,7 +446,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                 return
             if i % CLAIM_BATCH == 0:
                 batch = groups[i : i + CLAIM_BATCH]
-                claimed = _claim_batch(sessions, batch, now)
+                claimed = _claim_batch(sessions, batch, now, owner)
                 tokens = dict(zip(map(id, batch), claimed, strict=True))
             token = tokens[id(g)]
             rows = claimed[token]
@@ -263,6 +459,13 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                     msg = _summary_message(config, sessions, rows[0], mid, now)
                 else:
                     msg = render(_digest(config, g, rows, mid, now), tz=tz)
+            except Exception as e:
+                # A defect of hanchot or of its configuration (a unit name with a line
+                # break that bypassed check...), not the recipient's: keep the rows,
+                # tell the admin (log, hanchot status), send once it is fixed.
+                _build_error(sessions, token, rows, e, now, report)
+                continue
+            try:
                 transport.send(msg)
             except SendError as e:
                 if e.retryable:
@@ -283,16 +486,36 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop)
                 else:
                     _fail(sessions, token, rows, e.message, now, report)
                 continue
-            except Exception as e:  # a bug in rendering must not lose the row silently
-                log.exception("cannot build the message for %s", g.recipient)
-                _fail(sessions, token, rows, f"internal error: {e!r}", now, report)
-                continue
             transient_in_a_row = 0
             _finish(sessions, token, rows, state=SENT, sent_at=now, message_id=mid, updated_at=now)
             report.digests_sent += 1
             report.rows_sent += len(rows)
             n = len({r.deadline_id for r in rows})
             log.info("sent %s to %s: %d deadline(s)", mid, g.recipient, n)
+
+
+def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
+    error = f"{BUILD_ERROR}{type(exc).__name__}: {exc}"
+    attempts = max(r.attempts for r in rows) + 1
+    _finish(
+        sessions,
+        token,
+        rows,
+        state=PENDING,
+        last_error=error[:2000],
+        next_attempt_at=now + backoff(attempts),
+        updated_at=now,
+    )
+    report.deferred += len(rows)
+    report.build_errors += len(rows)
+    report.errors.append(f"{rows[0].recipient}: {error}")
+    log.error(
+        _(
+            "cannot build the message to {recipient} ({n} reminder(s) kept pending; fix "
+            "the configuration, they go out on the next cycle): {error}"
+        ).format(recipient=rows[0].recipient, n=len(rows), error=error),
+        exc_info=exc,
+    )
 
 
 def _fail(sessions, token, rows, error: str, now, report) -> None:
@@ -402,7 +625,26 @@ def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
         send_at=send_at,
         sender_name=s.sender_name,
         sender_email=s.sender_email,
+        focal_point=focal_point(directory, g.recipient),
     )
+
+
+def focal_point(directory, recipient: str) -> str | None:
+    """Whom ``recipient`` reports a finished deadline to: the name of role ``admin``
+    (the Sở's focal point for TTHC control, Văn phòng Sở in the 2022 plan); ``None``
+    when the recipient is the focal point itself (its unit's or its head's address),
+    or no ``admin`` role is configured."""
+    if "admin" not in directory.roles:
+        return None
+    try:
+        units = [directory.units[u] for u in directory.expand("admin")]
+    except KeyError:
+        return None
+    own = {e.lower() for u in units for e in u.emails}
+    own |= {e.lower() for u in units if u.head is not None for e in u.head.emails}
+    if recipient.lower() in own:
+        return None
+    return directory.name_of("admin")
 
 
 # ------------------------------------------------------------------ failure summary
@@ -464,11 +706,11 @@ def _queue_failure_summary(s, config: Config, now: datetime) -> _Group | None:
 
 
 def _summary_message(config: Config, sessions, row, mid: str, now: datetime) -> EmailMessage:
-    import email.policy
     from email.headerregistry import Address
     from email.utils import format_datetime
 
     from engine.core.calendar import format_vi
+    from notifications.policy import POLICY, header_text
 
     s = config.settings
     zone = ZoneInfo(s.timezone)
@@ -495,15 +737,31 @@ def _summary_message(config: Config, sessions, row, mid: str, now: datetime) -> 
     for f in failed:
         lines.append(f"- {f.recipient}: {f.title} ({f.rule_id} {f.key}), mốc «{f.stage}»")
         lines.append(f"  Trả lời của máy chủ: {f.last_error}")
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = Address(display_name=s.sender_name, addr_spec=s.sender_email)
-    msg["To"] = Address(display_name=row.recipient_name or "", addr_spec=row.recipient)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = Address(display_name=header_text(s.sender_name), addr_spec=s.sender_email)
+    msg["To"] = Address(display_name=header_text(row.recipient_name or ""), addr_spec=row.recipient)
     msg["Subject"] = f"[Nhắc hạn] {len(failed)} thư không gửi được ngày {day:%d/%m/%Y}"
     msg["Date"] = format_datetime(row.send_at.astimezone(zone))
     msg["Message-ID"] = mid
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
     return msg
+
+
+def build_errors(s) -> tuple[int, str | None]:
+    """How many pending rows wait because their message could not be built, and the
+    latest such error (``(0, None)`` when none): for ``hanchot status``."""
+    where = (
+        outbox.c.state == PENDING,
+        outbox.c.last_error.startswith(BUILD_ERROR, autoescape=True),
+    )
+    count = s.execute(sa.select(sa.func.count()).where(*where)).scalar() or 0
+    if not count:
+        return 0, None
+    latest = s.execute(
+        sa.select(outbox.c.last_error).where(*where).order_by(outbox.c.updated_at.desc())
+    ).first()
+    return count, latest[0]
 
 
 # ------------------------------------------------------------------ wake-up
@@ -520,6 +778,12 @@ def next_wake(s, stuck_after: timedelta = timedelta(minutes=15)) -> datetime | N
     ).scalar()
     if stuck is not None:
         candidates.append(stuck + stuck_after)
+        # A claim of a process known dead is taken back by the next cycle: now.
+        tokens = s.execute(
+            sa.select(outbox.c.claim_token).where(outbox.c.state == SENDING).distinct()
+        ).scalars()
+        if dead_tokens(s, list(tokens)):
+            candidates.append(stuck)
     from engine.store.tables import UTCDateTime
 
     conv = UTCDateTime().process_result_value

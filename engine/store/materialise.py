@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.core.config import Config
 from engine.core.rules import Event, plan
 from engine.store.audit import log_change
+from engine.store.db import PG_MATERIALISE_KEY, serialise
 from engine.store.outbox import first_instant, next_instant_after, require_aware
 from engine.store.tables import (
     CANCELLED,
@@ -104,6 +105,10 @@ def materialise(
     the caller owns the transaction.
     """
     now = require_aware(now)
+    # Two processes materialising at once on PostgreSQL both inserted the same new
+    # (rule, key) and one died on uq_deadlines_rule_key: take turns, and read the
+    # deadlines only once it is ours to write (held until the caller commits).
+    serialise(session.connection(), PG_MATERIALISE_KEY)
     s = config.settings
     cal = config.calendar
     start, end = window(config, now)

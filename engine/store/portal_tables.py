@@ -2,7 +2,7 @@
 acknowledgements, one-off notices for the daemon to mail, and sign-in links.
 
 Plain SQLAlchemy tables on the store's metadata; the schema is owned by the
-migration ``0003_portal``. Instants go through :class:`~engine.store.tables.UTCDateTime`.
+migration ``0004_portal``. Instants go through :class:`~engine.store.tables.UTCDateTime`.
 """
 
 from __future__ import annotations

@@ -165,6 +165,8 @@ class AuditRow(SQLModel, table=True):
     old: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     new: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     reason: str | None = Field(default=None, sa_type=sa.Text)
+    # The OS login of the process that wrote the entry (``actor`` may be `--by`).
+    os_user: str | None = Field(default=None, max_length=200)
 
 
 class MetaRow(SQLModel, table=True):
@@ -183,5 +185,5 @@ audit = AuditRow.__table__
 meta = MetaRow.__table__
 metadata = SQLModel.metadata
 
-# The portal's tables live on the same metadata (migration 0003_portal).
+# The portal's tables live on the same metadata (migration 0004_portal).
 from engine.store import portal_tables as _portal_tables  # noqa: E402,F401

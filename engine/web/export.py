@@ -12,6 +12,7 @@ import io
 from html import escape
 
 from engine.core.config import Config
+from engine.report import spreadsheet_cell
 from engine.web.views import CATEGORIES, ReportLine
 
 HEADER = [
@@ -63,7 +64,8 @@ def to_csv(config: Config, lines: list[ReportLine]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(HEADER)
-    w.writerows(table_rows(config, lines))
+    # Formula injection: no cell a user typed (titles, evidence) may start a formula.
+    w.writerows([spreadsheet_cell(v) for v in row] for row in table_rows(config, lines))
     return buf.getvalue()
 
 
@@ -89,11 +91,11 @@ def to_xlsx(config: Config, lines: list[ReportLine], totals: dict[str, dict[str,
 
     bold_row(ws, HEADER)
     for row in table_rows(config, lines):
-        ws.append(row)
+        ws.append([spreadsheet_cell(v) if isinstance(v, str) else v for v in row])
     ws2 = wb.create_sheet("Tổng hợp")
     bold_row(ws2, ["Đơn vị chủ trì", *CATEGORY_VI.values()])
     for unit, c in totals.items():
-        ws2.append([_name(config, unit), *(c[k] for k, _ in CATEGORIES)])
+        ws2.append([spreadsheet_cell(_name(config, unit)), *(c[k] for k, _ in CATEGORIES)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

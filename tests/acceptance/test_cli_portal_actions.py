@@ -28,6 +28,8 @@ def site(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "config", tmp_path / "config")
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
+    r = hanchot(tmp_path, "run", "--once")  # creates the store (nothing due on 20/07)
+    assert r.returncode == 0, r.stderr
     return tmp_path
 
 
@@ -68,6 +70,16 @@ def test_extension_requested_and_approved_on_the_command_line(site):
     r = hanchot(site, "report", "--period", "2022-Q3", "--format", "json")
     (d,) = json.loads(r.stdout)["deadlines"]
     assert (d["due"], d["original_due"]) == ("2022-08-12", "2022-07-29")
+
+
+def test_no_store_yet_is_an_error_not_a_new_database(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
+    for args in (("confirm", "ra-soat", "once"), ("report", "--period", "2022")):
+        r = hanchot(tmp_path, *args)
+        assert r.returncode == 2 and "no database" in r.stderr, r.stderr
+    assert not (tmp_path / "var" / "hanchot.db").exists()
 
 
 def test_errors_exit_2_without_traceback(site):

@@ -46,6 +46,7 @@ def site(tmp_path: Path) -> Path:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
     for args in (
+        ("run", "--once", "--now", "2022-07-01T07:00+07:00"),  # creates the store
         ("done", "dung-han", "once", "--evidence", "12/BC-QLCN", "--now", "2022-07-14T15:00+07:00"),
         ("done", "qua-han", "once", "--evidence", "20/BC-QLCN", "--now", "2022-07-26T10:00+07:00"),
         (

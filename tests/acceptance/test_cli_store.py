@@ -47,7 +47,9 @@ def site(tmp_path: Path) -> Path:
 def hanchot(site: Path, *args: str, env: dict | None = None):
     import os
 
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     environ["COLUMNS"] = "200"
     environ.update(env or {})
     return subprocess.run(
@@ -116,7 +118,7 @@ def test_event_add_list_and_deadline_appears_in_status(site):
         "2022-04-14",
         "due-soon",
     )
-    r = hanchot(site, "status", "--now", "2022-04-20T09:00+07:00")
+    r = hanchot(site, "status", "--format", "table", "--now", "2022-04-20T09:00+07:00")
     assert "Quá hạn" in r.stdout and "quy-trinh-noi-bo" in r.stdout
 
 
@@ -161,6 +163,8 @@ def test_done_stops_the_mail_and_waive_needs_a_reason(site):
 
 
 def test_status_unit_filter(site):
+    # status reads the database; the first run (here a cycle with nothing to send) makes it.
+    assert hanchot(site, "run", "--once", "--now", "2022-07-01T08:00+07:00").returncode == 0
     r = hanchot(
         site, "status", "--unit", "thanh-tra", "--format", "json", "--now", "2022-07-27T09:00+07:00"
     )
@@ -200,3 +204,57 @@ def test_plan_includes_stored_events_and_statuses(site):
         site, "plan", "--from", "2022-01-01", "--to", "2022-12-31", "--format", "json", "--no-store"
     )
     assert [d["status"] for d in json.loads(r.stdout)] == ["open"]
+
+
+def test_status_tells_of_reminders_kept_by_a_build_error(site):
+    # issue 12.2: a message hanchot could not build stays pending; status says so
+    # (on stderr, so the JSON stays machine-readable) until it goes out.
+    import sqlite3
+
+    r = hanchot(site, "run", "--once", "--now", "2022-07-22T08:00+07:00")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(site / "var" / "hanchot.db") as conn:
+        conn.execute(
+            "UPDATE outbox SET state = 'pending', last_error = "
+            "'internal error: ValueError: address parts cannot contain CR or LF'"
+        )
+    now = ("--now", "2022-07-22T09:00+07:00")
+    r = hanchot(site, "status", "--format", "json", *now, env={"HANCHOT_LANG": "en"})
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)
+    assert r.stderr.strip() == (
+        "1 reminder(s) not sent because of a configuration error (they go out once it is "
+        "fixed): internal error: ValueError: address parts cannot contain CR or LF"
+    )
+    r = hanchot(site, "run", "--once", *now)
+    assert r.returncode == 0 and "1 messages sent" in r.stdout
+    r = hanchot(site, "status", *now, env={"HANCHOT_LANG": "en"})
+    assert "configuration error" not in r.stderr
+
+
+def test_mail_names_the_focal_point_except_to_itself(site):
+    # issue 7.4: config/units.yaml makes Văn phòng Sở the focal point (role admin).
+    # 28/07/2022 is 1 working day before the report due Fri 29/07: lead Văn phòng and
+    # coordinating Thanh tra are mailed.
+    r = hanchot(site, "run", "--once", "--now", "2022-07-28T08:00+07:00")
+    assert r.returncode == 0, r.stderr
+    by_rcpt = {m["To"].addresses[0].addr_spec: m for m in mails(site)}
+    own = by_rcpt["vanphong@example.gov.vn"].get_body(("plain",)).get_content()
+    other = by_rcpt["thanhtra@example.gov.vn"].get_body(("plain",)).get_content()
+    assert "báo Văn phòng Sở" not in own
+    assert "Khi hoàn thành, ghi nhận bằng lệnh:" in own
+    assert "đề nghị báo Văn phòng Sở ghi nhận bằng lệnh:" in other
+
+
+def test_mail_dates_are_local(site):
+    # issue 7.10: 2022-07-28T20:00Z is 03:00 on Fri 29/07 in Việt Nam: the mail of
+    # the 28/07 08:00 stage (late) is dated and says it was sent on 29/07, and it is
+    # filed under that day, although the UTC date is still 28/07.
+    r = hanchot(site, "run", "--once", "--now", "2022-07-28T20:00:00Z")
+    assert r.returncode == 0, r.stderr
+    paths = sorted((site / "var" / "mail").rglob("*.eml"))
+    assert paths and {p.parent.name for p in paths} == {"2022-07-29"}
+    msgs = mails(site)
+    assert {str(m["Date"]) for m in msgs} == {"Fri, 29 Jul 2022 03:00:00 +0700"}
+    for m in msgs:
+        assert "gửi ngày Thứ Sáu, 29/07/2022." in m.get_body(("plain",)).get_content()

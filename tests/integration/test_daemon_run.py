@@ -37,7 +37,7 @@ def site(tmp_path: Path) -> Path:
 
 
 def env() -> dict:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"}
     e["HANCHOT_POLL_SECONDS"] = "0.5"
     return e
 
@@ -100,9 +100,9 @@ def test_daemon_sends_refuses_second_reloads_and_stops(site):
             timeout=60,
         )
         assert second.returncode == 2
-        assert f"another hanchot daemon is running on var/hanchot.db (pid {proc.pid})" in (
-            second.stderr
-        )
+        # The database is the deployment's (config/'s parent), named by its full path.
+        db_file = site / "var" / "hanchot.db"
+        assert f"another hanchot daemon is running on {db_file} (pid {proc.pid})" in second.stderr
 
         # A broken rules file is reported; the old configuration keeps running.
         bad = site / "rules" / "b.yaml"

@@ -328,6 +328,7 @@ def test_overview_of_a_hand_made_quarter_and_its_xlsx(site, browser, tmp_path):
     tmp, port, server = site
     (tmp / "rules" / "plan.yaml").write_text(QUARTER_RULES, encoding="utf-8")
     for args in (
+        ("run", "--once", "--now", "2022-07-01T07:00+07:00"),  # creates the store
         ("done", "dung-han", "once", "--evidence", "12/BC", "--now", "2022-07-14T15:00+07:00"),
         ("done", "qua-han", "once", "--evidence", "20/BC", "--now", "2022-07-26T10:00+07:00"),
     ):

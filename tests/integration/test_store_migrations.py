@@ -87,7 +87,7 @@ def test_second_daemon_lock_is_refused_with_pid(tmp_path):
 
 
 def test_portal_revision_keeps_outbox_rows_and_their_due_date(tmp_path):
-    """0003_portal puts the due date into the outbox key; rows sent before the upgrade
+    """0004_portal puts the due date into the outbox key; rows sent before the upgrade
     take their deadline's due date, so they are not mailed again."""
     engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
     db.migrate(engine, "0002")

@@ -153,3 +153,131 @@ def test_advisory_lock_refuses_second_daemon(pg_engine, pg_url):
                 db.DaemonLock(other, pg_url).acquire()
         finally:
             other.dispose()
+
+
+def test_concurrent_run_once_on_a_fresh_database(tmp_path, pg_engine, pg_url):
+    """Issue 12.4: four `run --once` started at once on an empty PostgreSQL database.
+
+    Before the fix the migration raced (`alembic_version` duplicate key) and three of
+    them died on `uq_deadlines_rule_key` while materialising. Every process must exit
+    0, the deadlines exist once each, and every message is written exactly once.
+    """
+    import email
+    import email.policy
+    import sys
+    from pathlib import Path
+
+    from engine.store.tables import deadlines
+
+    root = Path(__file__).resolve().parents[2]
+    site = tmp_path / "site"
+    shutil.copytree(root / "config", site / "config")
+    shutil.copytree(root / "rules", site / "rules")
+    assert sa.inspect(pg_engine).get_table_names() == []  # fresh: nothing migrated yet
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env.update(HANCHOT_DATABASE_URL=pg_url, PYTHONPATH=str(root))
+    cmd = [sys.executable, "-c", "from engine.cli import main; main()", "run", "--once"]
+    # 22/07/2022 08:00: reminders of the 6-month report due 29/07/2022 (5 working days
+    # before: 22/07) and others are due, so each process has mail to try to send.
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--now", "2022-07-22T08:00+07:00"],
+            cwd=site,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    results = [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
+    for code, _out, err in results:
+        assert code == 0, err
+        assert "Traceback" not in err
+    mails = sorted((site / "var" / "mail").rglob("*.eml"))
+    assert mails, "the cycle had reminders to send"
+    sent = sum(int(out.split(" messages sent")[0].split()[-1]) for _, out, _ in results)
+    assert sent == len(mails)
+    seen = set()
+    for p in mails:
+        msg = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        ident = (str(msg["To"]), str(msg["Subject"]), msg.get_body(("plain",)).get_content())
+        assert ident not in seen, f"duplicate mail {p}"
+        seen.add(ident)
+    with pg_engine.connect() as conn:
+        keys = conn.execute(sa.select(deadlines.c.rule_id, deadlines.c.key)).all()
+        states = dict(
+            conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
+        )
+    assert len(keys) == len(set(keys)) > 0
+    # Outbox rows are reminders; a message (digest) carries one or more of them.
+    reminders = sum(int(out.split(" reminders)")[0].split("(")[-1]) for _, out, _ in results)
+    assert states["sent"] == reminders >= len(mails)
+    assert "failed" not in states and "sending" not in states
+
+
+def test_audit_log_refuses_truncate_and_the_readme_role_cannot_change_it(
+    tmp_path, pg_engine, pg_url
+):
+    """Issue 12.10: TRUNCATE bypassed the row triggers of 0001; 0003 adds a statement
+    trigger. The README's application role may record and send but not rewrite the log."""
+    import re
+    from pathlib import Path
+
+    from engine.store.audit import os_user
+    from engine.store.tables import audit, events
+
+    db.migrate(pg_engine, "0002")
+    with pg_engine.begin() as conn:  # what a 0002 database allowed
+        conn.execute(audit.insert().values(at=local(2022, 7, 1), actor="a", action="x", entity="e"))
+        conn.execute(sa.text("TRUNCATE audit_log"))
+    db.migrate(pg_engine)
+    with pg_engine.begin() as conn:
+        conn.execute(audit.insert().values(at=local(2022, 7, 1), actor="a", action="x", entity="e"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with pg_engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE audit_log"))
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    sql = re.search(r"```sql\n(.*?CREATE ROLE hanchot_app.*?)```", readme, re.S).group(1)
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    with pg_engine.begin() as conn:
+        if _role_exists(conn):  # left by an interrupted run
+            conn.execute(sa.text("DROP OWNED BY hanchot_app"))
+            conn.execute(sa.text("DROP ROLE hanchot_app"))
+        for stmt in filter(str.strip, sql.split(";")):
+            conn.execute(sa.text(stmt))
+    app_url = pg_url.replace("://postgres@", "://hanchot_app:change-me@")
+    app = db.make_engine(app_url)
+    try:
+        config = make_config(tmp_path, database=app_url)
+        db.migrate(app)  # at head already: the role need not own anything
+        sessions = db.session_factory(app)
+        with sessions() as s, s.begin():
+            assert materialise(s, config, local(2022, 7, 1)).created == 1
+        report = dispatch(config, sessions, transport_factory(config.settings), local(2022, 7, 28))
+        assert report.digests_sent == 3  # as in test_ladder_dispatch_and_claims
+        for stmt in (
+            "UPDATE audit_log SET actor = 'x'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(sa.exc.DBAPIError, match="permission denied"):
+                with app.begin() as conn:
+                    conn.execute(sa.text(stmt))
+        with app.connect() as conn:
+            rows = conn.execute(sa.select(audit.c.actor, audit.c.os_user).order_by(audit.c.id))
+            assert [tuple(r) for r in rows] == [("a", None), ("hanchot", os_user())]
+            assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 0
+    finally:
+        app.dispose()
+        with pg_engine.begin() as conn:
+            conn.execute(sa.text("DROP OWNED BY hanchot_app"))
+            conn.execute(sa.text("DROP ROLE hanchot_app"))
+
+
+def _role_exists(conn) -> bool:
+    return bool(
+        conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = 'hanchot_app'")).scalar()
+    )

@@ -59,9 +59,7 @@ def test_csv_errors_all_at_once(tmp_path):
         read_events(p)
     name = str(p)
     assert info.value.problems == [
-        Problem(
-            name, 2, "'2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy"
-        ),
+        Problem(name, 2, "'2022-02-30' is not a date: 02/2022 has 28 days"),
         Problem(name, 4, "duplicate event publication 'b' (first at line 3)"),
         Problem(name, 5, "row has 2 cells; the header has 3"),
         Problem(name, 6, "event type 'Bad Type' may contain only a-z, 0-9, '-' and '_'"),
@@ -105,3 +103,127 @@ def test_unknown_extension(tmp_path):
     p.write_text("x", encoding="utf-8")
     with pytest.raises(ConfigError, match="an events file is .yaml, .yml or .csv"):
         read_events(p)
+
+
+# ------------------------------------------------------------------ issue 12.1, 12.7, 7.11
+def _rules(*dues: str):
+    """Core rules built by the real loader from ``due:`` texts (ids r1, r2...)."""
+    from engine.core.rules import After, Rule
+    from engine.core.spans import parse_span
+
+    out = []
+    for i, (etype, span, when) in enumerate(dues, 1):
+        out.append(Rule(f"r{i}", "Việc", "van-phong", After(etype, parse_span(span), when)))
+    return out
+
+
+PUB_RULES = [
+    ("publication", "30 days", (("delegated", False),)),
+    ("publication", "15 days", (("delegated", True),)),
+    ("training-call", "5 working days", ()),
+]
+
+
+def test_csv_header_injection_ids_are_refused_with_their_line(tmp_path):
+    # Issue 12.1, exactly: an id with CR/LF adds a Bcc header to the reminder.
+    p = tmp_path / "events.csv"
+    p.write_bytes(
+        b"type,id,date\r\n"
+        b"publication,qd-0425,2022-03-11\r\n"
+        b'publication,"qd-1\r\nBcc: evil@attacker.test",2022-03-11\r\n'
+        b"publication,[/],2022-03-11\r\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        read_events(p)
+    assert [(x.line, x.message.split(" may ")[0]) for x in info.value.problems] == [
+        (3, "event id 'qd-1\\r\\nBcc: evil@attacker.test'"),
+        (5, "event id '[/]'"),
+    ]
+
+
+def test_yaml_header_injection_ids_and_bad_attributes_are_refused(tmp_path):
+    p = tmp_path / "events.yaml"
+    p.write_text(
+        "events:\n"
+        '  - {type: publication, id: "qd-1\\r\\nBcc: evil@attacker.test", date: 2022-03-11}\n'
+        "  - type: publication\n"
+        "    id: qd-2\n"
+        "    date: 2022-03-11\n"
+        '    "Bcc: x": y\n'
+        '    ghi_chu: "a\\nb"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        read_events(p)
+    assert [(x.line, x.message.split(" may ")[0][:45]) for x in info.value.problems] == [
+        (2, "event id 'qd-1\\r\\nBcc: evil@attacker.test'"),
+        (6, "attribute name 'Bcc: x'"),
+        (7, "attribute ghi_chu contains a line break ('\\n'"),
+    ]
+
+
+def test_csv_bad_attribute_name_in_the_header_is_reported_once(tmp_path):
+    p = tmp_path / "events.csv"
+    p.write_text("type,id,date,Đã ủy quyền\npublication,a,2022-03-11,true\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        read_events(p)
+    assert [(x.line, x.message[:30]) for x in info.value.problems] == [
+        (1, "attribute name 'Đã ủy quyền' m")
+    ]
+
+
+@pytest.mark.parametrize("value", ["maybe", "yes", "1"])
+def test_attribute_a_rule_compares_must_parse_as_its_type(tmp_path, value):
+    # Issue 12.7: `delegated=maybe` imported with "0 hạn mới"; `yes` and `1` were
+    # taken as booleans. Only true/false are.
+    p = tmp_path / "events.csv"
+    p.write_text(
+        "type,id,date,delegated\n"
+        "publication,qd-0425,2022-03-11,\n"
+        f"publication,qd-1102,2022-08-19,{value}\n"
+        "publication,qd-1103,2022-08-19,TRUE\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        read_events(p, _rules(*PUB_RULES))
+    assert info.value.problems == [
+        Problem(
+            str(p),
+            3,
+            f"attribute delegated={value!r} must be true or false: rule r1 compares it with "
+            "'false'",
+        )
+    ]
+    # Without rules (no types known) the same file reads.
+    assert len(read_events(p)) == 3
+
+
+def test_yaml_attribute_line_is_the_attributes_own(tmp_path):
+    p = tmp_path / "events.yaml"
+    p.write_text(
+        "events:\n  - type: publication\n    id: qd-1\n    date: 2022-03-11\n    delegated: yes\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        read_events(p, _rules(*PUB_RULES))
+    assert [(x.line, x.message[:32]) for x in info.value.problems] == [
+        (5, "attribute delegated='yes' must b")
+    ]
+
+
+def test_event_type_no_rule_uses_is_an_error_with_a_suggestion(tmp_path):
+    # Issue 7.11: `event add publicaton …` succeeded silently with 0 new deadlines.
+    p = tmp_path / "events.csv"
+    p.write_text("type,id,date\npublicaton,qd-0425,2022-03-11\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        read_events(p, _rules(*PUB_RULES), allow_unused_type=False)
+    assert info.value.problems == [
+        Problem(
+            str(p),
+            2,
+            "no rule starts from event type 'publicaton' (did you mean 'publication'?); "
+            "the rules use: publication, training-call (--allow-unused-type records it anyway)",
+        )
+    ]
+    (ev,) = read_events(p, _rules(*PUB_RULES), allow_unused_type=True)
+    assert ev.type == "publicaton"

@@ -269,7 +269,7 @@ def test_invalid_date(make_rule_tree):
     assert p == Problem(
         "rules/a.yaml",
         5,
-        "due.on: '2022-02-30' is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy",
+        "due.on: '2022-02-30' is not a date: 02/2022 has 28 days",
     )
 
 
@@ -467,7 +467,9 @@ def test_settings_and_database_env(make_rule_tree):
         }
     )
     s = load_config(config, rules, env={}).settings
-    assert (s.send_time.hour, s.send_time.minute, s.database) == (7, 30, "sqlite:///x.db")
+    # A relative path in settings.yaml belongs to the deployment: config/'s parent.
+    root = config.absolute().parent
+    assert (s.send_time.hour, s.send_time.minute, s.database) == (7, 30, f"sqlite:///{root}/x.db")
     assert (s.smtp.port, s.smtp.security, s.sender_email) == (
         587,
         "starttls",
@@ -514,3 +516,169 @@ def test_all_errors_of_all_files_together_sorted(make_rule_tree):
     assert text.splitlines()[0] == (
         "config/units.yaml:2: units.van-phong.email: 'nobody' is not an e-mail address"
     )
+
+
+# ---------------------------------------------------------------- aliases (import-plan)
+def test_units_and_groups_take_aliases(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "config/units.yaml": """\
+                units:
+                  van-phong:
+                    name: Văn phòng Sở
+                    email: vp@example.gov.vn
+                    aliases: [VP Sở, Văn phòng]
+                  qlcn: {name: Phòng Quản lý Công nghiệp, email: qlcn@example.gov.vn}
+                groups:
+                  phong-chuyen-mon:
+                    members: [qlcn]
+                    aliases: [Các phòng có liên quan]
+                  tat-ca: [van-phong, phong-chuyen-mon]
+                """,
+        }
+    )
+    from engine.loader.config import load_directory
+
+    d = load_directory(config)
+    assert d.aliases == {
+        "van-phong": ("VP Sở", "Văn phòng"),
+        "phong-chuyen-mon": ("Các phòng có liên quan",),
+    }
+    assert d.expand("tat-ca") == ["van-phong", "qlcn"]
+
+
+def test_group_long_form_faults_are_reported(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "config/units.yaml": """\
+                units:
+                  qlcn: {name: Phòng Quản lý Công nghiệp, email: qlcn@example.gov.vn}
+                groups:
+                  a:
+                    membres: [qlcn]
+                  b:
+                    members: [qlcn]
+                    aliases: 5
+                """,
+        }
+    )
+    from engine.loader.config import load_directory
+
+    with pytest.raises(ConfigError) as e:
+        load_directory(config)
+    text = str(e.value)
+    assert "config/units.yaml:5: unknown key 'membres' (did you mean 'members'?)" in text
+    assert "config/units.yaml:4: group 'a': missing required key 'members'" in text
+    assert "config/units.yaml:8: group 'b': aliases must be a list of names" in text
+
+
+def test_todo_markers_of_a_draft_are_rejected_with_their_line(make_rule_tree):
+    config, rules = make_rule_tree(
+        {
+            "rules/a.yaml": """\
+                rules:
+                  - id: x
+                    title: X
+                    lead: "TODO: unknown unit 'Phòng Hợp tác'"
+                    coordinating: [thanh-tra, "TODO: unknown unit 'Ban X'"]
+                    due: "TODO: could not read the timing 'Tùy tình hình'"
+                """,
+        }
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(config, rules)
+    assert [str(p) for p in e.value.problems] == [
+        "rules/a.yaml:4: lead: unresolved TODO: unknown unit 'Phòng Hợp tác'",
+        "rules/a.yaml:5: coordinating: unresolved TODO: unknown unit 'Ban X'",
+        "rules/a.yaml:6: due: unresolved TODO: could not read the timing 'Tùy tình hình'",
+    ]
+
+
+# ------------------------------------------------------------ names (issue 12.1, 12.2)
+def test_control_characters_in_names_that_reach_mail_headers(make_rule_tree):
+    # Issue 12.2: CR/LF in the sender name, a unit name or a head title passed check,
+    # then every reminder using it failed for good. Group ids (the '$' before a final
+    # newline let "phong-chuyen-mon\n" through) are names in headers too.
+    found = problems(
+        make_rule_tree,
+        {
+            "rules/a.yaml": ONE_RULE,
+            "config/units.yaml": """\
+                units:
+                  van-phong:
+                    name: "Văn phòng Sở\\r\\nBcc: evil@attacker.test"
+                    email: vanphong@example.gov.vn
+                    head: {title: "Chánh Văn phòng\\nX-Evil: 1", email: cvp@example.gov.vn}
+                  qlcn: {name: "Phòng\\x1b[2JQLCN", email: qlcn@example.gov.vn}
+                groups:
+                  "phong-chuyen-mon\\n": [qlcn]
+                """,
+            "config/escalation.yaml": PLAIN_ESCALATION,
+            "config/settings.yaml": (
+                'sender: {name: "Nhắc hạn\\r\\nReply-To: evil@attacker.test"}\n'
+            ),
+        },
+    )
+    assert [(p.file, p.line, p.message) for p in found] == [
+        (
+            "config/settings.yaml",
+            1,
+            "sender.name: sender name contains a line break ('\\r'); "
+            "a name goes into mail headers: write it on one line",
+        ),
+        (
+            "config/units.yaml",
+            3,
+            "units.van-phong.name: unit name contains a line break ('\\r'); "
+            "a name goes into mail headers: write it on one line",
+        ),
+        (
+            "config/units.yaml",
+            5,
+            "units.van-phong.head.title: head title contains a line break ('\\n'); "
+            "a name goes into mail headers: write it on one line",
+        ),
+        (
+            "config/units.yaml",
+            6,
+            "units.qlcn.name: unit name contains a control character ('\\x1b'); "
+            "a name goes into mail headers: write it on one line",
+        ),
+        (
+            "config/units.yaml",
+            8,
+            "group id 'phong-chuyen-mon\\n' must be lower-case a-z, 0-9 and '-'",
+        ),
+    ]
+
+
+def test_rule_id_length_and_event_names_in_rules(make_rule_tree):
+    long_id = "bao-cao-" + "x" * 93  # 101 characters
+    found = problems(
+        make_rule_tree,
+        {
+            "rules/a.yaml": f"""\
+                rules:
+                  - id: {long_id}
+                    title: Báo cáo
+                    lead: van-phong
+                    due: {{on: 2022-07-29}}
+                  - id: r2
+                    title: Báo cáo
+                    lead: van-phong
+                    due: {{after: publication, in: 30 days, when: {{delegated: yes}}}}
+                  - id: r3
+                    title: Báo cáo
+                    lead: van-phong
+                    due: {{after: publication, in: 30 days, when: {{"Bcc: x": true}}}}
+                """
+        },
+    )
+    assert [(p.line, p.message) for p in found] == [
+        (
+            2,
+            f"id: rule id '{long_id[:20]}'… is 101 characters long; at most 100 are allowed",
+        ),
+        (9, "due.when.delegated: 'yes': write true or false for a yes/no attribute"),
+        (13, "due.when: attribute name 'Bcc: x' may contain only a-z, 0-9, '-' and '_'"),
+    ]

@@ -77,7 +77,10 @@ def bodies(msg: email.message.EmailMessage) -> tuple[str, str]:
 
 def test_subject_decodes_to_the_exact_vietnamese_string():
     msg = parse(make_digest())
-    assert msg["Subject"] == "[Quá hạn] 2 việc sắp đến hạn, 1 việc quá hạn — Văn phòng Sở"
+    # issue 7.2: a mixed digest names every count, worst state first.
+    assert msg["Subject"] == (
+        "[Quá hạn] 1 việc quá hạn, 1 việc đến hạn hôm nay, 1 việc sắp đến hạn — Văn phòng Sở"
+    )
 
 
 def test_raw_subject_is_rfc2047_encoded():
@@ -92,7 +95,9 @@ def test_raw_subject_is_rfc2047_encoded():
     [
         ((UPCOMING,), "Chánh Văn phòng", "[Nhắc hạn] 1 việc sắp đến hạn — Chánh Văn phòng"),
         ((OVERDUE,), "Thanh tra Sở", "[Quá hạn] 1 việc quá hạn — Thanh tra Sở"),
-        ((TODAY, UPCOMING), None, "[Nhắc hạn] 2 việc sắp đến hạn"),
+        # issue 7.2: due on the send date is [Đến hạn], never "sắp đến hạn".
+        ((TODAY,), "Văn phòng Sở", "[Đến hạn] 1 việc đến hạn hôm nay — Văn phòng Sở"),
+        ((TODAY, UPCOMING), None, "[Đến hạn] 1 việc đến hạn hôm nay, 1 việc sắp đến hạn"),
     ],
 )
 def test_subject_leaves_out_zero_counts_and_missing_names(items, name, expected):
@@ -110,7 +115,7 @@ def test_headers():
     assert msg["Date"].datetime == SEND_AT
     assert msg["Date"].datetime.utcoffset() == timedelta(hours=7)  # shown in local time
     assert msg["X-Hanchot-Items"] == (
-        "quy-trinh-noi-bo-30-ngay/ev-2022-001,cong-khai-tthc/2022-08-02,bao-cao-quy/2022-Q3"
+        "quy-trinh-noi-bo-30-ngay/ev-2022-001, cong-khai-tthc/2022-08-02, bao-cao-quy/2022-Q3"
     )
     assert msg.get_content_type() == "multipart/mixed"
     assert msg.get_payload(0).get_content_type() == "multipart/alternative"

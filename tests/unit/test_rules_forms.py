@@ -209,16 +209,22 @@ def test_after_working_days_at_30_4_and_the_make_up_saturday(make_rule_tree):
 
 
 def test_after_when_matches_normalised_attributes(make_rule_tree):
+    # Only true/false (any case, as spreadsheets write TRUE) are booleans at entry
+    # (issue 12.7); "yes" stored before then keeps its old meaning (true), "maybe"
+    # matches neither rule.
     events = [
         pub("qd-0425", "2022-03-11"),
         pub("qd-1102", "2022-08-19", delegated="true"),
-        pub("qd-1200", "2022-10-03", delegated="Yes"),
+        pub("qd-1200", "2022-10-03", delegated="TRUE"),
+        pub("qd-1300", "2022-10-04", delegated="yes"),
+        pub("qd-1400", "2022-10-03", delegated="maybe"),
     ]
     delegated = "{after: publication, in: 15 days, when: {delegated: true}}"
     not_delegated = "{after: publication, in: 30 days, when: {delegated: false}}"
     assert dues(make_rule_tree, delegated, "2022-01-01", "2022-12-31", events) == [
         ("qd-1102", "2022-09-05"),  # 03/09 Sat → Mon 05/09
         ("qd-1200", "2022-10-18"),
+        ("qd-1300", "2022-10-19"),  # 04/10 + 15 days = Wed 19/10/2022
     ]
     assert dues(make_rule_tree, not_delegated, "2022-01-01", "2022-12-31", events) == [
         ("qd-0425", "2022-04-12")

@@ -1,8 +1,8 @@
 """The web portal: reports with attachments, extensions, acknowledgements, notices,
 sign-in links; deadlines keep their original due date and the reported instant.
 
-Revision ID: 0003_portal
-Revises: 0002
+Revision ID: 0004_portal
+Revises: 0003_audit_truncate
 Create Date: 2026-11-27
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_portal"
-down_revision = "0002"
+revision = "0004_portal"
+down_revision = "0003_audit_truncate"
 branch_labels = None
 depends_on = None
 
