@@ -41,6 +41,7 @@ from engine.store.dispatch import (
 from engine.store.materialise import materialise
 from engine.store.notices import send_notices
 from engine.store.tables import events
+from engine.web.links import link_maker
 
 log = logging.getLogger("hanchot.daemon")
 
@@ -105,7 +106,14 @@ def run_once(
             with sessions() as s, s.begin():
                 materialise(s, cfg, now)
             transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
-            report = dispatch(cfg, sessions, transports, now, should_stop=lambda: bool(stopped))
+            report = dispatch(
+                cfg,
+                sessions,
+                transports,
+                now,
+                should_stop=lambda: bool(stopped),
+                links=link_maker(cfg.settings, env, now, cfg.directory),
+            )
             if not stopped:
                 send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
         finally:
@@ -249,6 +257,7 @@ class Daemon:
                 self.transports,
                 now,
                 should_stop=self.stopping.is_set,
+                links=link_maker(self.config.settings, self.env, now, self.config.directory),
             )
         except Exception:  # the database went away...: log, try again in a minute
             log.exception("dispatch cycle failed; retrying in 60 s")

@@ -424,3 +424,69 @@ def test_overview_of_a_hand_made_quarter_and_its_xlsx(site, browser, tmp_path):
             None,
         ],
     ]
+
+
+def links_in(msg) -> dict[str, str]:
+    """Label → URL of the portal links in a digest's text part."""
+    return dict(
+        re.findall(
+            r"^\s+(Báo cáo hoàn thành|Đề nghị gia hạn|Đã tiếp nhận): (\S+)\r?$", body(msg), re.M
+        )
+    )
+
+
+def test_a_link_from_a_real_mail_reports_completion_and_the_reminders_stop(site, browser, tmp_path):
+    """Fri 22/07 08:00 is "5 working days before" Fri 29/07: each lead gets its digest,
+    with signed links. Văn phòng (the focal point) leads bao-cao-6-thang, so its report
+    closes the deadline at once (direct)."""
+    tmp, port, server = site
+    r = hanchot(tmp, "run", "--once", "--now", "2022-07-22T08:30:00+07:00")
+    assert r.returncode == 0, r.stderr
+    by_rcpt = {m["To"].addresses[0].addr_spec: m for m in mails(server)}
+    vp = links_in(by_rcpt[ADMIN])
+    assert set(vp) == {"Báo cáo hoàn thành", "Đề nghị gia hạn", "Đã tiếp nhận"}
+    assert all(u.startswith(f"http://127.0.0.1:{port}/a/") for u in vp.values())
+    assert "hanchot done" not in body(by_rcpt[ADMIN])  # links, not commands
+    assert "Danh sách việc của anh/chị: http://127.0.0.1" in body(by_rcpt[ADMIN])
+    assert set(links_in(by_rcpt[UNIT])) == {"Báo cáo hoàn thành", "Đề nghị gia hạn", "Đã tiếp nhận"}
+    html = by_rcpt[ADMIN].get_body(("html",)).get_content()
+    assert vp["Báo cáo hoàn thành"].replace("&", "&amp;") in html
+
+    pdf = tmp_path / "bao-cao-6-thang.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    web = Web(tmp, port, "2022-07-25T10:00:00+07:00")
+    try:
+        page = browser.new_context(locale="vi-VN").new_page()
+        page.goto(vp["Báo cáo hoàn thành"])
+        assert "Báo cáo tình hình, kết quả kiểm soát TTHC 6 tháng" in page.inner_text("main")
+        page.fill("#doc_number", "512/BC-SCT")
+        page.fill("#doc_date", "2022-07-25")
+        page.set_input_files("#files", str(pdf))
+        page.click("text=Gửi báo cáo hoàn thành")
+        assert "hạn đã được đóng là hoàn thành" in page.inner_text("main")
+        page.click("text=Quay lại")  # the same link: the deadline is closed now
+        assert "đã đóng" in page.inner_text("main") or "closed" in page.inner_text("main")
+        page.goto(web.base + "/viec")
+        assert "Đã xong trong quý (1)" in page.inner_text("main")
+    finally:
+        web.stop()
+    r = hanchot(
+        tmp,
+        "report",
+        "--period",
+        "2022-Q3",
+        "--format",
+        "json",
+        "--now",
+        "2022-07-25T11:00:00+07:00",
+    )
+    done = {d["rule"]: d for d in __import__("json").loads(r.stdout)["deadlines"]}
+    assert done["bao-cao-6-thang"]["category"] == "done_on_time"
+    assert done["bao-cao-6-thang"]["evidence"].startswith("512/BC-SCT; 2022-07-25")
+    for at in ("2022-07-28T08:30:00+07:00", "2022-07-29T08:30:00+07:00"):
+        before = len(server.received)
+        r = hanchot(tmp, "run", "--once", "--now", at)
+        assert r.returncode == 0, r.stderr
+        later = [body(m) for m in mails(server)[before:]]
+        assert later  # ra-soat-tthc still goes ...
+        assert not any("Báo cáo tình hình" in b for b in later)  # ... the closed one not

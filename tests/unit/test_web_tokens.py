@@ -114,6 +114,28 @@ def test_link_maker_reads_the_key_once_and_needs_a_base_url(tmp_path):
     assert link_maker(plain, {}, NOW) is None
     web = replace(plain, web=WebSettings(base_url="http://h.test"))
     make = link_maker(web, {"HANCHOT_SECRET_KEY": "k" * 40}, NOW)
-    url = make("qlcn@example.gov.vn", 3)["ack"]
+    url = make("qlcn@example.gov.vn", 3, None)["ack"]
     claim = signer().verify_action(url.rsplit("/", 1)[1], action=ACK, now=NOW)
     assert claim.deadline_id == 3 and not (tmp_path / "secret.key").exists()
+
+
+def test_link_maker_gives_report_and_extend_to_the_lead_only():
+    from engine.core.units import Directory, UnitInfo
+    from engine.web.links import link_maker
+
+    d = Directory(
+        units={
+            "qlcn": UnitInfo("qlcn", "QLCN", ("qlcn@x.vn",)),
+            "qlnl": UnitInfo("qlnl", "QLNL", ("qlnl@x.vn",)),
+            "van-phong": UnitInfo("van-phong", "VP", ("vp@x.vn",)),
+        },
+        groups={"pcm": ("qlcn", "qlnl")},
+        roles={"admin": "van-phong"},
+    )
+    web = replace(Settings(), web=WebSettings(base_url="http://h.test"))
+    make = link_maker(web, {"HANCHOT_SECRET_KEY": "k" * 40}, NOW, d)
+    assert list(make("qlcn@x.vn", 3, "qlcn")) == ["report", "extend", "ack"]
+    assert list(make("qlcn@x.vn", 3, "pcm")) == ["report", "extend", "ack"]  # via the group
+    assert list(make("qlnl@x.vn", 3, "qlcn")) == ["ack"]  # coordinating: acknowledge only
+    assert list(make("vp@x.vn", 3, "qlcn")) == ["report", "extend", "ack"]  # focal point
+    assert list(make("qlnl@x.vn", None, None)) == ["list"]
