@@ -136,6 +136,45 @@ def completion_policy(config: Config, row) -> str:
     return "direct" if admin and lead <= admin else "confirm"
 
 
+# ------------------------------------------------------------------ typed text
+#: Longest note or reason accepted (characters).
+MAX_TEXT = 4000
+
+
+def one_line(value: str, what: str, limit: int = 200) -> str:
+    """Text typed into a one-line field (a document number): no control characters,
+    at most ``limit`` characters. Raises :class:`InputError`."""
+    from engine.loader.names import UNSAFE_RE
+
+    text = value.strip()
+    if UNSAFE_RE.search(text):
+        raise InputError(
+            _("{what} must be one line of text without control characters").format(what=what)
+        )
+    if len(text) > limit:
+        raise InputError(
+            _("{what} is {n} characters long; at most {limit} are allowed").format(
+                what=what, n=len(text), limit=limit
+            )
+        )
+    return text
+
+
+def text_block(value: str, what: str, limit: int = MAX_TEXT) -> str:
+    """A note or a reason: several lines allowed, no other control characters."""
+    if not value:
+        return ""
+    lines = value.replace("\r\n", "\n").strip().split("\n")
+    text = "\n".join(one_line(ln, what, limit) for ln in lines)
+    if len(text) > limit:
+        raise InputError(
+            _("{what} is {n} characters long; at most {limit} are allowed").format(
+                what=what, n=len(text), limit=limit
+            )
+        )
+    return text
+
+
 # ------------------------------------------------------------------ lookups
 def deadline_by_id(session: Session, deadline_id: int):
     row = session.execute(sa.select(deadlines).where(deadlines.c.id == deadline_id)).first()
@@ -321,6 +360,8 @@ def report_completion(
                 rule=row.rule_id, key=row.key, status=row.status
             )
         )
+    doc_number = one_line(doc_number, _("the document number"))
+    note = text_block(note, _("the note"))
     if not doc_number.strip() and not note.strip() and not uploads:
         raise InputError(_("give the document number, a note or a file as evidence"))
     stored = [store_attachment(data_dir, u, config.settings.web.max_upload_bytes) for u in uploads]
@@ -481,6 +522,7 @@ def return_report(
     reminders resume, and the lead unit is mailed the reason."""
     now = require_aware(now)
     _require(who.is_admin, who, _("return reports"))
+    reason = text_block(reason, _("the reason"))
     if not reason.strip():
         raise InputError(_("a returned report needs a reason"))
     row = deadline_by_id(session, deadline_id)
@@ -571,6 +613,7 @@ def request_extension(
                 rule=row.rule_id, key=row.key, status=row.status
             )
         )
+    reason = text_block(reason, _("the reason"))
     if not reason.strip():
         raise InputError(_("an extension request needs a reason"))
     if new_due <= row.due:
@@ -643,6 +686,7 @@ def decide_extension(
     ext = pending_extension(session, deadline_id)
     if ext is None:
         raise StoreError(_("no extension request is waiting for this deadline"))
+    reason = text_block(reason, _("the reason"))
     if not approve and not reason.strip():
         raise InputError(_("a refused extension needs a reason"))
     state = X_APPROVED if approve else X_REFUSED

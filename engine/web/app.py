@@ -13,6 +13,7 @@ change is made by a function of :mod:`engine.store.portal_ops` or
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -413,6 +414,8 @@ def create_app(
         now = clock()
         addr = client(request)
         sent = "Nếu địa chỉ có trong danh sách đơn vị, thư đăng nhập sẽ đến trong ít phút."
+        if len(email) > 320 or not re.fullmatch(r"[^\s@]+@[^\s@]+", email):
+            return message(request, "Địa chỉ không hợp lệ", "Hãy nhập một địa chỉ thư.", 400)
         with sessions() as s, s.begin():
             since = now - SIGNIN_WINDOW
             by_email = s.execute(

@@ -357,3 +357,49 @@ def test_extension_after_a_reminder_was_sent_mails_the_new_ladder(store):
         (date(2022, 7, 29), "sent"),
         (date(2022, 8, 12), "pending"),
     ]
+
+
+def test_typed_text_is_checked_not_cut(store, tmp_path):
+    cfg, sessions = store
+    row = dl(sessions, "ra-soat-tthc")
+    for kw, match in (
+        ({"doc_number": "88/BC\r\nBcc: x@y", "note": ""}, "one line"),
+        ({"doc_number": "x" * 201, "note": ""}, "201 characters long; at most 200"),
+        ({"doc_number": "", "note": "a\x1b[31m"}, "control characters"),
+        ({"doc_number": "", "note": "n" * 4001}, "at most 4000"),
+    ):
+        with pytest.raises(InputError, match=match), sessions() as s, s.begin():
+            po.report_completion(
+                s,
+                cfg,
+                row.id,
+                who(cfg, QLCN),
+                doc_date=None,
+                data_dir=tmp_path,
+                now=local(2022, 7, 20),
+                **kw,
+            )
+    with pytest.raises(InputError, match="control characters"), sessions() as s, s.begin():
+        po.request_extension(
+            s,
+            cfg,
+            row.id,
+            who(cfg, QLCN),
+            new_due=date(2022, 8, 12),
+            reason="r\x00",
+            now=local(2022, 7, 20),
+        )
+    with sessions() as s, s.begin():  # several lines are a note, kept as typed
+        po.report_completion(
+            s,
+            cfg,
+            row.id,
+            who(cfg, QLCN),
+            doc_number=" 88/BC ",
+            doc_date=None,
+            note="Dòng 1\r\nDòng 2",
+            data_dir=tmp_path,
+            now=local(2022, 7, 20),
+        )
+        rep = s.execute(sa.select(reports.c.doc_number, reports.c.note)).one()
+    assert (rep.doc_number, rep.note) == ("88/BC", "Dòng 1\nDòng 2")

@@ -326,3 +326,13 @@ def test_oversized_request_is_refused_before_reading(tmp_path):
     assert r.status_code == 400 and "the limit is 100 bytes" in r.text
     assert not (tmp_path / "attachments").exists()
     engine.dispose()
+
+
+def test_sign_in_refuses_what_is_not_an_address(portal):
+    cfg, sessions, signer, clock, client = portal
+    form = client.get("/dang-nhap")
+    for bad in ("", "no-at-sign", "a@b\nBcc: c@d", "x" * 320 + "@x.vn"):
+        r = client.post("/dang-nhap", data={"email": bad, "csrf": csrf_of(form.text)})
+        assert r.status_code == 400, bad
+    with sessions() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(signins)).scalar() == 0
