@@ -33,11 +33,12 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def hanchot(site: Path, *args: str):
+def hanchot(site: Path, *args: str, now: bool = True):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
     environ["HANCHOT_LANG"] = "en"
     return subprocess.run(
-        [sys.executable, "-c", "from engine.cli import main; main()", *args, "--now", NOW],
+        [sys.executable, "-c", "from engine.cli import main; main()", *args]
+        + (["--now", NOW] if now else []),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -111,3 +112,18 @@ def test_errors_exit_2_without_traceback(site):
         r = hanchot(site, *args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert want in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_bad_web_settings_are_reported_with_their_line(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
+    settings = tmp_path / "config" / "settings.yaml"
+    lines = settings.read_text(encoding="utf-8").splitlines()
+    lines += ["web:", "  base_url: ftp://nhachan.example.gov.vn", "  token_days: 0"]
+    settings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = hanchot(tmp_path, "check", now=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    n = len(lines)
+    assert f"config/settings.yaml:{n - 1}:" in r.stderr  # base_url
+    assert f"config/settings.yaml:{n}:" in r.stderr  # token_days
