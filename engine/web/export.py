@@ -112,19 +112,20 @@ COLORS = {
 
 def bar_chart(config: Config, totals: dict[str, dict[str, int]]) -> str:
     """A horizontal stacked bar per unit, as inline SVG (no script, no external file)."""
-    bar_h, gap, label_w, width = 24, 10, 170, 520
+    bar_h, gap, label_w, width = 22, 8, 220, 600
     biggest = max((sum(c.values()) for c in totals.values()), default=0) or 1
     scale = (width - label_w - 40) / biggest
-    height = len(totals) * (bar_h + gap) + 30
+    height = len(totals) * (bar_h + gap) + 8
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="Biểu đồ số hạn theo đơn vị" style="max-width:100%;height:auto">'
+        f'role="img" aria-label="Biểu đồ số hạn theo đơn vị" '
+        f'style="width:100%;max-width:{width}px;height:auto">'
     ]
     for i, (unit, c) in enumerate(totals.items()):
         y = i * (bar_h + gap) + 4
         parts.append(
             f'<text x="{label_w - 6}" y="{y + bar_h * 0.7:.0f}" text-anchor="end" '
-            f'font-size="13">{escape(_name(config, unit)[:26])}</text>'
+            f'font-size="12">{escape(_name(config, unit)[:32])}</text>'
         )
         x = label_w
         for key, label in CATEGORIES:
