@@ -14,6 +14,7 @@ from typing import TextIO
 from engine.core.calendar import WorkingCalendar
 from engine.core.spans import Roll, Span, add_span, parse_date, parse_span
 from engine.errors import InputError
+from engine.i18n import _
 
 CHUNK = 1 << 16
 
@@ -51,7 +52,7 @@ def due_stream(cal: WorkingCalendar, roll: Roll | None, fd: int, out: TextIO) ->
                     continue
                 start_s, sep, span_s = text.partition("\t")
                 if not sep:
-                    raise InputError("expected START<TAB>SPAN")
+                    raise InputError(_("expected START<TAB>SPAN"))
                 try:
                     start = fromiso(start_s)
                 except ValueError:
@@ -64,7 +65,7 @@ def due_stream(cal: WorkingCalendar, roll: Roll | None, fd: int, out: TextIO) ->
             if answers:
                 write("\n".join(answers) + "\n")
             out.flush()
-            msg = e.message if isinstance(e, InputError) else "not UTF-8 text"
+            msg = e.message if isinstance(e, InputError) else _("not UTF-8 text")
             raise InputError(f"<stdin>:{lineno}: {msg}") from None
         if answers:
             write("\n".join(answers) + "\n")

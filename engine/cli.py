@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from engine.errors import ConfigError, HanchotError
+from engine.i18n import _
 
 app = typer.Typer(
     add_completion=False,
@@ -86,7 +87,6 @@ def require_dirs(config: Path, rules: Path, *, defaults_optional: bool = False) 
     :class:`~engine.errors.ConfigError` (exit 2) naming each missing directory.
     """
     from engine.errors import Problem
-    from engine.i18n import _
 
     problems = []
     for path, name, option in ((config, "config", "--config"), (rules, "rules", "--rules")):
@@ -156,18 +156,18 @@ def due(
 
     require_dirs(config, rules, defaults_optional=True)
     if fmt not in ("text", "json"):
-        raise InputError(f"unknown --format {fmt!r}; use text or json")
+        raise InputError(_("unknown --format {fmt!r}; use text or json").format(fmt=fmt))
     the_roll: Roll | None = parse_roll(roll)
     cal = load_calendar(config)
     if stdin:
         if start is not None or span is not None:
-            raise InputError("--stdin reads START<TAB>SPAN lines; give no START or SPAN")
+            raise InputError(_("--stdin reads START<TAB>SPAN lines; give no START or SPAN"))
         from engine.bulk import due_stream
 
         due_stream(cal, the_roll, sys.stdin.fileno(), sys.stdout)
         return
     if start is None or span is None:
-        raise InputError("usage: hanchot due START SPAN (e.g. hanchot due 2022-03-11 '30 days')")
+        raise InputError(_("usage: hanchot due START SPAN (e.g. hanchot due 2022-03-11 '30 days')"))
     d0 = parse_date(start)
     sp = parse_span(span)
     result, steps = explain_span(cal, d0, sp, the_roll)
@@ -215,7 +215,6 @@ def _as_hanchot_error(e: BaseException) -> HanchotError | None:
 
             return db_fault(e)
     if isinstance(e, OSError) and e.errno is not None:
-        from engine.i18n import _
         from engine.store.db import os_fault
 
         name = e.filename if e.filename is not None else "?"

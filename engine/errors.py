@@ -19,7 +19,7 @@ class HanchotError(Exception):
     exit_code = 2
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
+        super().__init__(message or default_message(type(self)))
 
     @property
     def message(self) -> str:
@@ -78,6 +78,28 @@ class Problem:
 
     def __hash__(self) -> int:
         return hash((self.file, self.line, self.message))
+
+
+def default_message(cls: type[HanchotError]) -> str:
+    """The message of an error raised without one, in the current language: the
+    docstring's first sentence of the nearest class that has a default here."""
+    from engine.i18n import _
+
+    defaults = {
+        HanchotError: _("Something hanchot cannot do with the input it was given."),
+        InputError: _(
+            "Bad input on the command line or in a data file (a date, a span, a roll word)."
+        ),
+        CalendarRangeError: _("A date outside the years the Vietnamese calendar covers."),
+        ConfigError: _("A configuration or rules file is invalid."),
+        StoreError: _(
+            "The tracking database refused an operation (unknown deadline, locked, ...)."
+        ),
+        DatabaseFault: _("The database is unusable: not a database file, damaged, or unreachable."),
+        DiskFull: _("The disk (or quota) is full; the change in progress was rolled back."),
+        SendError: _("A message could not be handed to the SMTP server."),
+    }
+    return next(defaults[k] for k in cls.__mro__ if k in defaults)
 
 
 class StoreError(HanchotError):

@@ -20,7 +20,7 @@ from typing import Any
 from engine.core.calendar import format_vi
 from engine.core.config import Config
 from engine.core.rules import Occurrence, effective_roll
-from engine.i18n import _
+from engine.i18n import _, ngettext
 from engine.loader.names import printable
 
 #: Columns of the CSV output, in order (``coordinating`` joined with ``;``).
@@ -41,7 +41,11 @@ CSV_COLUMNS = (
     "explain",
 )
 
-STATUS_VI = {"open": "Chưa xong", "done": "Đã xong", "waived": "Miễn"}
+
+def status_text(status: str) -> str:
+    """A stored status (``open``, ``done``, ``waived``) for people; others as they are."""
+    words = {"open": _("Not done"), "done": _("Done"), "waived": _("Waived")}
+    return words.get(status, status)
 
 
 def _name(config: Config, ref: str) -> str:
@@ -156,17 +160,18 @@ def rows_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def print_table(rows: Sequence[Mapping[str, Any]], console, title: str = "") -> None:
-    """A Rich table: Vietnamese dates (``Thứ Sáu, 29/07/2022``) and unit names."""
+    """A Rich table: Vietnamese dates (``Thứ Sáu, 29/07/2022``) and unit names; the
+    headers and statuses in the current language."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title or None, show_lines=True, expand=False)
-    table.add_column("Hạn", no_wrap=True)
-    table.add_column("Mục", justify="right", no_wrap=True)
-    table.add_column("Nhiệm vụ (quy tắc, khóa)", ratio=5, overflow="fold")
-    table.add_column("Chủ trì", ratio=2, overflow="fold")
-    table.add_column("Phối hợp", ratio=2, overflow="fold")
-    table.add_column("Trạng thái", no_wrap=True)
+    table.add_column(_("Due"), no_wrap=True)
+    table.add_column(_("Item"), justify="right", no_wrap=True)
+    table.add_column(_("Task (rule, key)"), ratio=5, overflow="fold")
+    table.add_column(_("Lead"), ratio=2, overflow="fold")
+    table.add_column(_("Coordinating"), ratio=2, overflow="fold")
+    table.add_column(_("Status"), no_wrap=True)
     for row in rows:
         # Text(): a title such as "[Quý I]" must not be read as Rich markup.
         task = Text(printable(row["title"]))
@@ -177,10 +182,12 @@ def print_table(rows: Sequence[Mapping[str, Any]], console, title: str = "") -> 
             task,
             Text(printable(row["lead_name"])),
             Text(printable(", ".join(row.get("coordinating_names") or ()))),
-            Text(STATUS_VI.get(row["status"], row["status"])),
+            Text(status_text(row["status"])),
         )
     console.print(table)
-    console.print(f"{len(rows)} hạn")
+    console.print(
+        ngettext("{n} deadline", "{n} deadlines", len(rows)).format(n=len(rows)), markup=False
+    )
 
 
 # ----------------------------------------------------------------------------- status
@@ -197,14 +204,16 @@ STATUS_TSV_COLUMNS = (
 )
 
 
-def _state_vi(line) -> tuple[str, str, str]:
-    """(state text, its style, time left) in Vietnamese for one status line."""
+def _state_text(line) -> tuple[str, str, str]:
+    """(state text, its style, time left) in the current language for one status line."""
+    n = line.working_days_left
     if line.state == "overdue":
-        return "Quá hạn", "red", f"quá {-line.working_days_left} ngày làm việc"
-    left = f"{line.working_days_left} ngày làm việc"
+        late = ngettext("{n} working day late", "{n} working days late", -n).format(n=-n)
+        return _("Overdue"), "red", late
+    left = ngettext("{n} working day", "{n} working days", n).format(n=n)
     if line.state == "due-soon":
-        return "Sắp đến hạn", "yellow", left
-    return "Đang mở", "", left
+        return _("Due soon"), "yellow", left
+    return _("Open"), "", left
 
 
 def status_tsv(lines: Iterable[Any], lead_name) -> str:
@@ -230,7 +239,7 @@ def status_tsv(lines: Iterable[Any], lead_name) -> str:
     return "\n".join(out) + "\n"
 
 
-def print_status(lines: Sequence[Any], lead_name, console, title: str = "Theo dõi hạn") -> None:
+def print_status(lines: Sequence[Any], lead_name, console, title: str | None = None) -> None:
     """``status`` for a person at a terminal: a Rich table, ids whole.
 
     The rule id and key are never wrapped nor cut (they are what ``hanchot done RULE
@@ -241,19 +250,21 @@ def print_status(lines: Sequence[Any], lead_name, console, title: str = "Theo d�
     from rich.table import Column, Table
     from rich.text import Text
 
+    if title is None:
+        title = _("Deadlines to watch")
     widest = max((max(len(x.rule), len(printable(x.key))) for x in lines), default=10)
     # Minimum widths keep a table readable; below them the blocks below are clearer.
     table = Table(
-        Column("Tình trạng", min_width=11),
-        Column("Hạn", no_wrap=True),
-        Column("Còn lại", min_width=10),
-        Column("Quy tắc / kỳ", no_wrap=True, overflow="ignore", min_width=widest),
-        Column("Việc", min_width=20),
-        Column("Chủ trì", min_width=12),
+        Column(_("State"), min_width=11),
+        Column(_("Due"), no_wrap=True),
+        Column(_("Left"), min_width=10),
+        Column(_("Rule / period"), no_wrap=True, overflow="ignore", min_width=widest),
+        Column(_("Task"), min_width=20),
+        Column(_("Lead"), min_width=12),
         title=title,
     )
     for line in lines:
-        state, style, left = _state_vi(line)
+        state, style, left = _state_text(line)
         ident = Text(f"{line.rule}\n{printable(line.key)}")
         table.add_row(
             Text(state, style=style),
@@ -270,7 +281,7 @@ def print_status(lines: Sequence[Any], lead_name, console, title: str = "Theo d�
         return
     console.print(Text(title, style="bold"), soft_wrap=True)
     for line in lines:
-        state, style, left = _state_vi(line)
+        state, style, left = _state_text(line)
         head = Text(state, style=style)
         head.append(f" — {format_vi(line.due)} — {left}")
         console.print(head, soft_wrap=True)

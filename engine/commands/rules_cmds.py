@@ -27,7 +27,7 @@ from engine.cli import (
     require_dirs,
 )
 from engine.errors import InputError
-from engine.i18n import _
+from engine.i18n import _, ngettext
 
 FORMATS = ("table", "json", "csv", "ics")
 FORM_NAMES = {
@@ -62,7 +62,7 @@ def _opt_date(text: str | None, what: str) -> date | None:
     try:
         value = parse_date(text)
     except InputError as e:
-        raise InputError(f"{what}: {e.message}") from None
+        raise InputError(_("{option}: {error}").format(option=what, error=e.message)) from None
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         # Windows and rolls reach a year beyond the date: 0001 or 9999 would overflow.
         msg = _("{option}: {date} is outside the years the calendar covers ({first}–{last})")
@@ -90,7 +90,11 @@ def _events(paths: list[Path] | None, rules=None):
         for ev in evs:
             key = (ev.type, ev.id)
             if key in seen:
-                raise InputError(f"event {ev.type} {ev.id!r} is both in {seen[key]} and in {p}")
+                raise InputError(
+                    _("event {type} {id!r} is both in {first} and in {second}").format(
+                        type=ev.type, id=ev.id, first=seen[key], second=p
+                    )
+                )
             seen[key] = str(p)
             out.append(ev)
     if problems:
@@ -138,35 +142,51 @@ def next_deadlines(config, today: date, events=(), n: int = 5):
 
 
 def summary_lines(config, today: date, events=()) -> list[str]:
-    """What ``hanchot check`` prints for a valid configuration (Vietnamese)."""
+    """What ``hanchot check`` prints for a valid configuration (in the current language)."""
     from engine.core.calendar import format_vi
     from engine.core.rules import After
 
     d = config.directory
     lines = [
-        f"Đơn vị: {len(d.units)}, nhóm: {len(d.groups)}, vai trò: {len(d.roles)}",
-        f"Chính sách nhắc hạn: {len(config.policies)} ({', '.join(config.policies)})",
-        f"Quy tắc: {len(config.rules)} trong {len(config.files)} tệp",
+        _("Units: {units}, groups: {groups}, roles: {roles}").format(
+            units=len(d.units), groups=len(d.groups), roles=len(d.roles)
+        ),
+        _("Reminder policies: {n} ({names})").format(
+            n=len(config.policies), names=", ".join(config.policies)
+        ),
+        ngettext(
+            "Rules: {rules} in {files} file", "Rules: {rules} in {files} files", len(config.files)
+        ).format(rules=len(config.rules), files=len(config.files)),
     ]
     width = max((len(f) for f in config.files), default=0)
     for f, ids in config.files.items():
         lines.append(f"  {f:<{width}}  {len(ids):>4}")
     forms = Counter(FORM_NAMES.get(type(r.due).__name__, "?") for r in config.rules)
-    lines.append(
-        "Dạng hạn: " + (", ".join(f"{k} {v}" for k, v in forms.most_common()) or "không có")
-    )
+    if forms:
+        shown = ", ".join(f"{k} {v}" for k, v in forms.most_common())
+        lines.append(_("Due forms: {forms}").format(forms=shown))
+    else:
+        lines.append(_("Due forms: none"))
     etypes = Counter(r.due.event for r in config.rules if isinstance(r.due, After))
-    lines.append(
-        "Loại sự kiện dùng: "
-        + (", ".join(f"{k} ({v} quy tắc)" for k, v in sorted(etypes.items())) or "không có")
-    )
+    used = [
+        ngettext("{type} ({n} rule)", "{type} ({n} rules)", v).format(type=k, n=v)
+        for k, v in sorted(etypes.items())
+    ]
+    if used:
+        lines.append(_("Event types used: {types}").format(types=", ".join(used)))
+    else:
+        lines.append(_("Event types used: none"))
     upcoming = next_deadlines(config, today, events)
     if upcoming:
-        lines.append(f"{len(upcoming)} hạn tiếp theo (từ {format_vi(today)}):")
+        lines.append(
+            ngettext(
+                "Next {n} deadline (from {day}):", "Next {n} deadlines (from {day}):", len(upcoming)
+            ).format(n=len(upcoming), day=format_vi(today))
+        )
         for o in upcoming:
             lines.append(f"  {format_vi(o.due)}  {o.rule.id} {o.key}  {o.rule.title}")
     else:
-        lines.append(f"Không có hạn nào trong 5 năm kể từ {format_vi(today)}.")
+        lines.append(_("No deadline in the 5 years from {day}.").format(day=format_vi(today)))
     return lines
 
 
@@ -186,7 +206,9 @@ def check(
     cfg = load_config(config, rules)
     day = _opt_date(today, "--today") or _now(cfg.settings.timezone).date()
     evs = _events(events, cfg.rules)
-    sys.stdout.write(f"Cấu hình hợp lệ: {config} và {rules}\n")
+    sys.stdout.write(
+        _("Valid configuration: {config} and {rules}").format(config=config, rules=rules) + "\n"
+    )
     sys.stdout.write("\n".join(summary_lines(cfg, day, evs)) + "\n")
     # Warnings, not errors: stderr, and the exit code stays 0.
     from engine.planimport.legal import replaced_citations, warning_lines
@@ -258,8 +280,11 @@ def _stored(cfg, config: Path, database: str | None) -> tuple[list, dict, dict]:
         if fault is not None:
             raise fault from None
         raise StoreError(
-            f"cannot read the database {db.where(url)}: {e.__class__.__name__}: "
-            f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}"
+            _("cannot read the database {where}: {error}").format(
+                where=db.where(url),
+                error=f"{e.__class__.__name__}: "
+                f"{str(e.orig if hasattr(e, 'orig') else e).splitlines()[0]}",
+            )
         ) from None
     finally:
         engine.dispose()
@@ -348,7 +373,9 @@ def plan(
         return
     require_dirs(config, rules)
     if fmt not in FORMATS:
-        raise InputError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
+        raise InputError(
+            _("unknown --format {fmt!r}; use {formats}").format(fmt=fmt, formats=", ".join(FORMATS))
+        )
     start = _opt_date(from_, "--from")
     end = _opt_date(to, "--to")
     year = start.year if start else end.year if end else None
@@ -361,13 +388,19 @@ def plan(
     elif end is None:
         end = date(start.year, 12, 31)
     if start > end:
-        raise InputError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+        raise InputError(
+            _("--from {start} is after --to {end}").format(
+                start=start.isoformat(), end=end.isoformat()
+            )
+        )
     evs = _events(events, cfg.rules)
     if unit is not None and not cfg.directory.known(unit):
         from engine.loader.config import suggest
 
         refs = [*cfg.directory.units, *cfg.directory.groups]
-        raise InputError(f"--unit: unknown unit or group {unit!r}{suggest(unit, refs)}")
+        raise InputError(
+            _("--unit: unknown unit or group {unit!r}").format(unit=unit) + suggest(unit, refs)
+        )
     stored_evs, statuses, closed = ([], {}, {}) if no_store else _stored(cfg, config, database)
     given = {(e.type, e.id) for e in evs}
     evs = [*evs, *(e for e in stored_evs if (e.type, e.id) not in given)]
@@ -401,7 +434,9 @@ def plan(
     else:
         from rich.console import Console
 
-        title = f"Hạn từ {start.strftime('%d/%m/%Y')} đến {end.strftime('%d/%m/%Y')}"
+        title = _("Deadlines from {start} to {end}").format(
+            start=start.strftime("%d/%m/%Y"), end=end.strftime("%d/%m/%Y")
+        )
         if unit:
             title += f" — {cfg.directory.name_of(unit)}"
         if output is None:

@@ -60,16 +60,19 @@ def parse_now(text: str | None) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(
-            f"--now {text!r} is not an ISO date-time such as 2022-07-29T08:00+07:00"
+            _("--now {value!r} is not an ISO date-time such as 2022-07-29T08:00+07:00").format(
+                value=text
+            )
         ) from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError(
-            f"--now {text!r} has no UTC offset; write it as 2022-07-29T08:00+07:00 "
-            "(or ...Z for UTC)"
+            _(
+                "--now {value!r} has no UTC offset; write it as 2022-07-29T08:00+07:00 "
+                "(or ...Z for UTC)"
+            ).format(value=text)
         )
     from engine.core.calendar import FIRST_YEAR, LAST_YEAR
     from engine.errors import CalendarRangeError
-    from engine.i18n import _
 
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         # Year 1 or 9999 overflow once converted to UTC or widened to a window.
@@ -195,7 +198,7 @@ def event_add(
     for item in attrs or []:
         k, sep, v = item.partition("=")
         if not sep or not k.strip():
-            raise InputError(f"--set {item!r} is not key=value")
+            raise InputError(_("--set {item!r} is not key=value").format(item=item))
         values[k.strip()] = v.strip()
     cfg = load(config, rules, at, database)
     # The same checks as record_event's, before the database is opened or created.
@@ -217,9 +220,17 @@ def event_add(
         )
         report = materialise(s, cfg, at)
     if added:
-        _out(f"Đã ghi sự kiện {type_} {event_id} ngày {d.isoformat()}; {report.created} hạn mới.")
+        _out(
+            _("Recorded event {type} {id} of {date}; {n} new deadline(s).").format(
+                type=type_, id=event_id, date=d.isoformat(), n=report.created
+            )
+        )
     else:
-        _out(f"Sự kiện {type_} {event_id} đã có; không thay đổi.")
+        _out(
+            _("Event {type} {id} is already recorded; nothing changed.").format(
+                type=type_, id=event_id
+            )
+        )
 
 
 @event_app.command("list")
@@ -234,7 +245,7 @@ def event_list(
     from engine.store.ops import list_events
 
     if fmt not in ("table", "json"):
-        raise InputError(f"unknown --format {fmt!r}; use table or json")
+        raise InputError(_("unknown --format {fmt!r}; use table or json").format(fmt=fmt))
     _cfg, sessions = open_store(
         config, rules, parse_now(None), database=database, materialise=False, create=False
     )
@@ -252,12 +263,12 @@ def event_list(
     # Stored text is shown as text: Text() is never read as markup ("[/]", "[link=…]"),
     # printable() shows control characters (escape sequences, CR/LF) as escapes.
     table = Table(
-        Column("Loại", no_wrap=True),
-        Column("Mã", no_wrap=True),
-        "Ngày",
-        "Thuộc tính",
-        "Người ghi",
-        title="Sự kiện đã ghi",
+        Column(_("Type"), no_wrap=True),
+        Column(_("Id"), no_wrap=True),
+        _("Date"),
+        _("Attributes"),
+        _("Recorded by"),
+        title=_("Recorded events"),
     )
     for r in rows:
         attrs = ", ".join(f"{k}={v}" for k, v in r["attrs"].items())
@@ -305,7 +316,11 @@ def event_import(
             for e in evs
         )
         report = materialise(s, cfg, at)
-    _out(f"Đã nhập {added} sự kiện ({len(evs) - added} đã có); {report.created} hạn mới.")
+    _out(
+        _("Imported {added} event(s) ({known} already recorded); {n} new deadline(s).").format(
+            added=added, known=len(evs) - added, n=report.created
+        )
+    )
 
 
 @event_app.command("remove")
@@ -380,7 +395,7 @@ def done(
 ) -> None:
     """Mark a deadline done: no more reminders for it."""
     _close(rule, key, "done", evidence, by, now, database, config, rules)
-    _out(f"Đã ghi nhận hoàn thành: {rule} {key}.")
+    _out(_("Recorded as done: {rule} {key}.").format(rule=rule, key=key))
 
 
 @app.command()
@@ -396,7 +411,7 @@ def waive(
 ) -> None:
     """Waive a deadline (no longer required): no more reminders for it."""
     _close(rule, key, "waived", reason, by, now, database, config, rules)
-    _out(f"Đã miễn: {rule} {key}.")
+    _out(_("Waived: {rule} {key}.").format(rule=rule, key=key))
 
 
 # ------------------------------------------------------------------ status
@@ -460,12 +475,28 @@ def status(
 
     console = Console(soft_wrap=True)
     if not lines:
-        console.print("Không có hạn nào quá hạn hoặc sắp đến hạn.")
+        console.print(_("No deadline is overdue or due soon."), markup=False)
         return
     print_status(lines, lead_name, console)
 
 
 # ------------------------------------------------------------------ run
+def run_report_line(report) -> str:
+    """``run --once``'s one line on stdout: what the cycle sent, failed, deferred."""
+    # The English text is the one scripts have parsed since the first release
+    # ("1 messages sent"), so it keeps its wording, plural or not.
+    return _(
+        "{messages} messages sent ({reminders} reminders), {failed} failed, "
+        "{deferred} deferred, {superseded} superseded"
+    ).format(
+        messages=report.digests_sent,
+        reminders=report.rows_sent,
+        failed=report.failed,
+        deferred=report.deferred,
+        superseded=report.superseded,
+    )
+
+
 @app.command()
 def run(
     once: Annotated[
@@ -501,7 +532,7 @@ def run(
         # stopped by a signal, a message that could not be built), 4 some failed for
         # good (with or without deferred).
         report = daemon.run_once(config, rules, parse_now(now), os.environ)
-        _out(str(report))
+        _out(run_report_line(report))
         if report.stopped_by is not None:
             typer.echo(
                 _(
@@ -511,5 +542,5 @@ def run(
             )
         raise typer.Exit(report.exit_code)
     if now is not None:
-        raise InputError("--now is only for --once")
+        raise InputError(_("--now is only for --once"))
     daemon.run_forever(config, rules, os.environ)

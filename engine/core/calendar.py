@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from engine.core.calendar_corrections import SWAPS, UNSETTLED, Swap, Unsettled
 from engine.errors import CalendarRangeError, InputError
+from engine.i18n import _, language
 
 #: Years that the ``holidays`` package computes for Vietnam.
 FIRST_YEAR = 1901
@@ -182,6 +183,37 @@ def format_vi(d: date) -> str:
     return f"{WEEKDAY_VI[d.weekday()]}, {d.day:02d}/{d.month:02d}/{d.year}"
 
 
+def weekday_name(d: date) -> str:
+    """The weekday of ``d`` in the current language: ``Thứ Sáu`` / ``Friday``."""
+    if language() != "en":
+        return WEEKDAY_VI[d.weekday()]
+    return (
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    )[d.weekday()]
+
+
+def format_day(d: date) -> str:
+    """A date for people in the current language: ``Thứ Sáu, 29/07/2022`` (the default,
+    as :func:`format_vi`) or ``Friday, 29/07/2022``. Mail uses :func:`format_vi`."""
+    return f"{weekday_name(d)}, {d.day:02d}/{d.month:02d}/{d.year}"
+
+
+def package_names_en(year: int) -> dict[date, str]:
+    """The English (``en_US``) names the ``holidays`` package gives Vietnam's holidays
+    of ``year`` — for messages shown in English; the calendar itself uses the
+    Vietnamese names. Computation only."""
+    import holidays
+
+    vn = holidays.country_holidays("VN", years=year, language="en_US")
+    return {d: name for d, name in vn.items() if d.year == year}
+
+
 class WorkingCalendar:
     """Which days are working days, and arithmetic over them.
 
@@ -199,6 +231,7 @@ class WorkingCalendar:
         extra_days_off: Mapping[date, str] | None = None,
         extra_working_days: Mapping[date, str] | None = None,
         source: HolidaySource = vietnam_year,
+        names_en: Callable[[int], Mapping[date, str]] | None = None,
     ) -> None:
         self.extra_days_off = dict(extra_days_off or {})
         self.extra_working_days = dict(extra_working_days or {})
@@ -206,9 +239,17 @@ class WorkingCalendar:
         if both:
             days = ", ".join(d.isoformat() for d in both)
             raise InputError(
-                f"{days} is both in extra_days_off and in extra_working_days; keep only one"
+                _(
+                    "{days} is both in extra_days_off and in extra_working_days; keep only one"
+                ).format(days=days)
             )
         self._source = source
+        # English holiday names, asked for only when a reason is shown in English; the
+        # package's for the default source, none (the Vietnamese name) for another one.
+        if names_en is None and source is vietnam_year:
+            names_en = package_names_en
+        self._names_en_source = names_en
+        self._names_en: dict[int, Mapping[date, str]] = {}
         self._holidays: dict[date, str] = {}
         self._make_up: dict[date, str] = {}
         self._entries: dict[date, DayEntry] = {}
@@ -229,7 +270,9 @@ class WorkingCalendar:
             return flags
         if not FIRST_YEAR <= year <= LAST_YEAR:
             raise CalendarRangeError(
-                f"year {year} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})"
+                _("year {year} is outside the Vietnamese calendar ({first}–{last})").format(
+                    year=year, first=FIRST_YEAR, last=LAST_YEAR
+                )
             )
         data = self._source(year)
         days_off, make_up = data.days_off, data.make_up
@@ -284,7 +327,9 @@ class WorkingCalendar:
         y = d.year
         if not FIRST_YEAR <= y <= LAST_YEAR:
             raise CalendarRangeError(
-                f"{d.isoformat()} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})"
+                _("{date} is outside the Vietnamese calendar ({first}–{last})").format(
+                    date=d.isoformat(), first=FIRST_YEAR, last=LAST_YEAR
+                )
             )
         self._cover(y - 1, y + 1)
         return d.toordinal() - self._base
@@ -294,7 +339,9 @@ class WorkingCalendar:
         while k > len(self._work):
             if self._y1 >= LAST_YEAR:
                 raise CalendarRangeError(
-                    f"the result is after the end of the Vietnamese calendar ({LAST_YEAR})"
+                    _("the result is after the end of the Vietnamese calendar ({last})").format(
+                        last=LAST_YEAR
+                    )
                 )
             self._cover(self._y0, self._y1 + 2)
 
@@ -305,11 +352,12 @@ class WorkingCalendar:
         return bool(self._flags[o])
 
     def why_not_working(self, d: date) -> str | None:
-        """Why ``d`` is not a working day, in Vietnamese, or ``None`` when it is one.
+        """Why ``d`` is not a working day, for people, or ``None`` when it is one.
 
-        The reason is the ``calendar.yaml`` reason, else the holiday's Vietnamese name
-        (``"Tết Nguyên Đán"``, ``"Quốc khánh (nghỉ bù)"``), else ``"Thứ Bảy"`` /
-        ``"Chủ nhật"``.
+        The reason is the ``calendar.yaml`` reason (as written), else the holiday's
+        name (``"Tết Nguyên Đán"``, ``"Quốc khánh (nghỉ bù)"``; in English the
+        package's English name where it has one), else the weekday (``"Thứ Bảy"`` /
+        ``"Chủ nhật"``, ``"Saturday"``). Vietnamese unless messages are in English.
         """
         o = self._index(d)
         if self._flags[o]:
@@ -318,17 +366,34 @@ class WorkingCalendar:
             return self.extra_days_off[d]
         name = self._holidays.get(d)
         if name:
+            name = self._name_for_people(d, name)
             if d.weekday() >= 5:
-                return f"{name} ({weekday_vi(d)})"
+                return f"{name} ({weekday_name(d)})"
             return name
-        return weekday_vi(d)
+        return weekday_name(d)
+
+    def _name_for_people(self, d: date, name: str) -> str:
+        """``name`` (Vietnamese), or the holiday's English name when messages are in
+        English and the English source knows the day (a shipped swap stays as named)."""
+        if self._names_en_source is None or language() != "en":
+            return name
+        entry = self._entries.get(d)
+        if entry is not None and entry.source != SOURCE_PACKAGE:
+            return name
+        names = self._names_en.get(d.year)
+        if names is None:
+            names = self._names_en[d.year] = self._names_en_source(d.year)
+        return names.get(d, name)
 
     def why_working(self, d: date) -> str | None:
         """For a Saturday/Sunday that is a working day, the reason; else ``None``."""
         o = self._index(d)
         if not self._flags[o] or d.weekday() < 5:
             return None
-        return self.extra_working_days.get(d) or self._make_up.get(d)
+        reason = self.extra_working_days.get(d) or self._make_up.get(d)
+        if reason == MAKE_UP_DAY_REASON:
+            return _("a make-up working day under the Government's swap of working days")
+        return reason
 
     def holiday_name(self, d: date) -> str | None:
         """The public holiday's Vietnamese name on ``d``, if any."""
@@ -395,7 +460,9 @@ class WorkingCalendar:
         while k < 0:
             if self._y0 <= FIRST_YEAR:
                 raise CalendarRangeError(
-                    f"the result is before the start of the Vietnamese calendar ({FIRST_YEAR})"
+                    _("the result is before the start of the Vietnamese calendar ({first})").format(
+                        first=FIRST_YEAR
+                    )
                 )
             self._cover(self._y0 - 2, self._y1)
             o = self._index(d)

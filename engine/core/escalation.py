@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from engine.core.calendar import WorkingCalendar
 from engine.core.spans import Span, Unit, add_span, normalize_words, parse_span
 from engine.errors import InputError
+from engine.i18n import _
 
 BASE_AUDIENCES = ("lead", "coordinating", "lead.head", "coordinating.head")
 
@@ -96,7 +97,11 @@ def parse_at(text: str) -> tuple[Span | None, int]:
         return None, 0
     m = _AT_RE.match(s)
     if not m:
-        raise InputError(f"stage 'at: {text}' is not 'due' or 'N days|working days before|after'")
+        raise InputError(
+            _("stage 'at: {text}' is not 'due' or 'N days|working days before|after'").format(
+                text=text
+            )
+        )
     span = parse_span(m.group(1))
     direction = -1 if m.group(2) in ("before", "trước") else 1
     return span, direction

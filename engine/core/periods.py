@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.errors import InputError
+from engine.i18n import _
 
 KINDS = ("month", "quarter", "half", "year")
 #: Months in one period of each kind.
@@ -67,7 +68,11 @@ def parse_period(text: str | int) -> Period:
     """``2022`` | ``2022-H1`` | ``2022-Q3`` | ``2022-06``; InputError otherwise."""
     m = _RE.match(str(text).strip())
     if not m:
-        raise InputError(f"period {text!r} is not YYYY, YYYY-Qn, YYYY-Hn or YYYY-MM (e.g. 2022-Q1)")
+        raise InputError(
+            _("period {text!r} is not YYYY, YYYY-Qn, YYYY-Hn or YYYY-MM (e.g. 2022-Q1)").format(
+                text=text
+            )
+        )
     year = int(m.group(1))
     if m.group(2):
         return Period(year, "quarter", int(m.group(3)))
@@ -76,6 +81,8 @@ def parse_period(text: str | int) -> Period:
     if m.group(6):
         month = int(m.group(6))
         if not 1 <= month <= 12:
-            raise InputError(f"period {text!r}: month {month} does not exist")
+            raise InputError(
+                _("period {text!r}: month {month} does not exist").format(text=text, month=month)
+            )
         return Period(year, "month", month)
     return Period(year, "year", 1)

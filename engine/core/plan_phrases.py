@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from engine.i18n import _
+
 EXACT = "exact"
 INFERRED = "inferred"
 TODO = "todo"
@@ -132,20 +134,23 @@ def read_timing(
     def date_form(key: str, m: re.Match, how: str) -> TimingDraft:
         y = _yr(m.group(3), year)
         if y is None:
-            return TimingDraft(None, TODO, "no year in the phrase and none given", raw)
+            return TimingDraft(None, TODO, _("no year in the phrase and none given"), raw)
         d = _date(y, int(m.group(2)), int(m.group(1)))
         if d is None:
-            return TimingDraft(None, TODO, f"impossible date in {m.group(0)!r}", raw)
+            why = _("impossible date in {phrase!r}").format(phrase=m.group(0))
+            return TimingDraft(None, TODO, why, raw)
         sure = EXACT if m.group(3) else INFERRED
-        why = how if m.group(3) else f"{how}; year {y} taken from the plan"
+        why = how
+        if not m.group(3):
+            why = _("{how}; year {year} taken from the plan").format(how=how, year=y)
         return TimingDraft({key: d.isoformat()}, sure, why, raw)
 
     m = _BEFORE.search(f)
     if m:
-        return date_form("before", m, "'trước ngày': the last working day strictly before")
+        return date_form("before", m, _("'trước ngày': the last working day strictly before"))
     m = _LATEST.search(f)
     if m:
-        return date_form("on", m, "'chậm nhất ngày': that day")
+        return date_form("on", m, _("'chậm nhất ngày': that day"))
     m = _WITHIN.search(f)
     if m:
         n = int(m.group(1))
@@ -157,14 +162,16 @@ def read_timing(
         return TimingDraft(
             {"after": etype, "in": span},
             INFERRED,
-            f"counted from each event '{what}' (proposed event type {etype!r}); "
-            f"record them with 'hanchot event add {etype}'",
+            _(
+                "counted from each event '{what}' (proposed event type {type!r}); "
+                "record them with 'hanchot event add {type}'"
+            ).format(what=what, type=etype),
             raw,
             event=True,
         )
     m = _ON.search(f)
     if m:
-        return date_form("on", m, "'ngày D/M/Y': that day")
+        return date_form("on", m, _("'ngày D/M/Y': that day"))
     m = _PERIODIC.search(f)
     if m:
         unit = " ".join((m.group(1) or m.group(2) or "").split())
@@ -175,13 +182,13 @@ def read_timing(
             "6 thang": ("half", 6),
         }.get(unit, ("quarter", 3))
         if year is None:
-            return TimingDraft(None, TODO, "periodic duty but no year for from/until", raw)
-        why = (
-            f"periodic ({every}); the plan names no day: the default report day "
-            f"{report_day!r} of the period's last month — check it"
-        )
+            return TimingDraft(None, TODO, _("periodic duty but no year for from/until"), raw)
+        why = _(
+            "periodic ({every}); the plan names no day: the default report day "
+            "{day!r} of the period's last month — check it"
+        ).format(every=every, day=report_day)
         if not unit:
-            why = "periodic without a period word: read as quarterly; " + why
+            why = _("periodic without a period word: read as quarterly; {why}").format(why=why)
         return TimingDraft(
             {
                 "every": every,
@@ -199,32 +206,35 @@ def read_timing(
         q = _ROMAN.get(m.group(1)) or int(m.group(1))
         y = _yr(m.group(2), year)
         if y is None:
-            return TimingDraft(None, TODO, "no year in the phrase and none given", raw)
-        return TimingDraft({"end_of": f"{y}-Q{q}"}, EXACT, "within the quarter: its last day", raw)
+            return TimingDraft(None, TODO, _("no year in the phrase and none given"), raw)
+        why = _("within the quarter: its last day")
+        return TimingDraft({"end_of": f"{y}-Q{q}"}, EXACT, why, raw)
     m = _HALF.search(f)
     if m:
         y = _yr(m.group(2), year)
         if y is None:
-            return TimingDraft(None, TODO, "no year in the phrase and none given", raw)
+            return TimingDraft(None, TODO, _("no year in the phrase and none given"), raw)
         h = 1 if m.group(1) == "dau" else 2
         return TimingDraft(
-            {"end_of": f"{y}-H{h}"}, EXACT, "within the half-year: its last day", raw
+            {"end_of": f"{y}-H{h}"}, EXACT, _("within the half-year: its last day"), raw
         )
     m = _MONTH.search(f)
     if m:
         mo = int(m.group(1))
         if not 1 <= mo <= 12:
-            return TimingDraft(None, TODO, f"no month {mo}", raw)
+            return TimingDraft(None, TODO, _("no month {month}").format(month=mo), raw)
         return TimingDraft(
-            {"end_of": f"{m.group(2)}-{mo:02d}"}, EXACT, "within the month: its last day", raw
+            {"end_of": f"{m.group(2)}-{mo:02d}"}, EXACT, _("within the month: its last day"), raw
         )
     m = _ON_REQUEST.search(f)
     if m:
         return TimingDraft(
             {"after": "request", "in": event_span},
             INFERRED,
-            "on request: one deadline per request received (event type 'request'); "
-            f"the plan names no span, {event_span!r} proposed — check it",
+            _(
+                "on request: one deadline per request received (event type 'request'); "
+                "the plan names no span, {span!r} proposed — check it"
+            ).format(span=event_span),
             raw,
             event=True,
         )
@@ -234,8 +244,10 @@ def read_timing(
         return TimingDraft(
             {"after": etype, "in": event_span},
             INFERRED,
-            f"'khi có …': one deadline per event (type {etype!r}); "
-            f"the plan names no span, {event_span!r} proposed — check it",
+            _(
+                "'khi có …': one deadline per event (type {type!r}); "
+                "the plan names no span, {span!r} proposed — check it"
+            ).format(type=etype, span=event_span),
             raw,
             event=True,
         )
@@ -243,17 +255,18 @@ def read_timing(
     if m:
         y = _yr(m.group(1), year)
         if y is None:
-            return TimingDraft(None, TODO, "continuous duty but no year", raw)
+            return TimingDraft(None, TODO, _("continuous duty but no year"), raw)
         return TimingDraft(
             {"end_of": str(y)},
             INFERRED,
-            "continuous duty ('thường xuyên'): its outer deadline is the year's end",
+            _("continuous duty ('thường xuyên'): its outer deadline is the year's end"),
             raw,
         )
     m = _IN_YEAR.search(f)
     if m:
-        return TimingDraft({"end_of": m.group(1)}, EXACT, "within the year: its last day", raw)
-    return TimingDraft(None, TODO, "no timing phrase hanchot knows", raw)
+        why = _("within the year: its last day")
+        return TimingDraft({"end_of": m.group(1)}, EXACT, why, raw)
+    return TimingDraft(None, TODO, _("no timing phrase hanchot knows"), raw)
 
 
 _DEADLINE_IN_TEXT = re.compile(

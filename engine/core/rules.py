@@ -19,18 +19,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from engine.core.calendar import WorkingCalendar, format_vi
+from engine.core.calendar import WorkingCalendar, format_day
 from engine.core.periods import MONTHS_IN, Period
 from engine.core.spans import (
     DEFAULT_ROLL,
     Roll,
     Span,
     Step,
+    due_step,
     explain_roll,
     explain_span,
     roll_date,
     shift,
 )
+from engine.i18n import _
 
 DAY_WORDS = ("last", "last working day", "first working day")
 
@@ -191,14 +193,15 @@ def when_value(value: object) -> WhenValue:
 
 
 def attr_kind(want: WhenValue) -> str:
-    """``"true or false"``, ``"a whole number"``, ``"a number"`` or ``"text"``."""
+    """``"true or false"``, ``"a whole number"``, ``"a number"`` or ``"text"`` (for
+    messages: in the current language)."""
     if isinstance(want, bool):
-        return "true or false"
+        return _("true or false")
     if isinstance(want, int):
-        return "a whole number"
+        return _("a whole number")
     if isinstance(want, float):
-        return "a number"
-    return "text"
+        return _("a number")
+    return _("text")
 
 
 def parse_attr(text: str, want: WhenValue) -> WhenValue:
@@ -383,37 +386,43 @@ def plan(
 
 
 def explain_occurrence(occ: Occurrence, cal: WorkingCalendar) -> list[Step]:
-    """Vietnamese steps from the rule's form to ``occ.due``."""
+    """The steps from the rule's form to ``occ.due``, for people (Vietnamese by default)."""
     form = occ.rule.due
+    nominal = format_day(occ.nominal)
     if isinstance(form, After) and occ.event is not None:
         steps = [
             Step(
                 "base",
                 occ.event.date,
-                f"Sự kiện {occ.event.type} {occ.event.id}: {format_vi(occ.event.date)}",
+                _("Event {type} {id}: {day}").format(
+                    type=occ.event.type, id=occ.event.id, day=format_day(occ.event.date)
+                ),
             )
         ]
-        _, more = explain_span(cal, occ.event.date, form.span, occ.roll)
+        _due, more = explain_span(cal, occ.event.date, form.span, occ.roll)
         return steps + more
     if isinstance(form, On):
-        text = f"Ngày ấn định: {format_vi(occ.nominal)}"
+        text = _("Fixed date: {day}").format(day=nominal)
     elif isinstance(form, Before):
-        text = (
-            f"Trước ngày {form.date.day:02d}/{form.date.month:02d}/{form.date.year}: "
-            f"ngày liền trước là {format_vi(occ.nominal)}"
+        text = _("Before {date}: the day before is {day}").format(
+            date=f"{form.date.day:02d}/{form.date.month:02d}/{form.date.year}", day=nominal
         )
     elif isinstance(form, EndOf):
-        text = f"Ngày cuối kỳ {form.period.key}: {format_vi(occ.nominal)}"
+        text = _("Last day of the period {period}: {day}").format(
+            period=form.period.key, day=nominal
+        )
     elif isinstance(form, Every):
-        text = f"Kỳ {occ.key}, ngày {form.day} tháng thứ {form.month} của kỳ: " + format_vi(
-            occ.nominal
+        text = _("Period {key}, day {n} of month {month} of the period: {day}").format(
+            key=occ.key, n=form.day, month=form.month, day=nominal
         )
     else:
-        text = f"Lần lặp {occ.key} ({getattr(form, 'rule', '')}): {format_vi(occ.nominal)}"
+        text = _("Recurrence {key} ({rrule}): {day}").format(
+            key=occ.key, rrule=getattr(form, "rule", ""), day=nominal
+        )
     steps = [Step("base", occ.nominal, text)]
     due, more = explain_roll(cal, occ.nominal, occ.roll)
     steps.extend(more)
-    steps.append(Step("due", due, f"Hạn: {format_vi(due)}"))
+    steps.append(due_step(due))
     return steps
 
 

@@ -27,8 +27,9 @@ from enum import Enum
 
 from dateutil.relativedelta import relativedelta
 
-from engine.core.calendar import WorkingCalendar, format_vi
+from engine.core.calendar import WorkingCalendar, format_day
 from engine.errors import InputError
+from engine.i18n import _, language
 
 #: A span longer than this is refused as a typo (``3000 months``).
 MAX_YEARS = 100
@@ -106,6 +107,10 @@ class Span:
         """Vietnamese: ``30 ngày``, ``5 ngày làm việc``."""
         return f"{self.n} {UNIT_VI[self.unit]}"
 
+    def for_people(self) -> str:
+        """In the current language: ``30 ngày`` (the default) or ``30 days``."""
+        return str(self) if language() == "en" else self.vi()
+
 
 def normalize_words(text: str) -> str:
     """NFC, lower case, single spaces: Vietnamese typed in any editor compares equal."""
@@ -119,12 +124,16 @@ def parse_span(text: str) -> Span:
     or one over :data:`MAX_YEARS` years.
     """
     if not isinstance(text, str):
-        raise InputError(f"span {text!r} must be text such as '30 days' or '5 ngày làm việc'")
+        raise InputError(
+            _("span {text!r} must be text such as '30 days' or '5 ngày làm việc'").format(text=text)
+        )
     m = _SPAN_RE.match(unicodedata.normalize("NFC", text))
     if not m:
         raise InputError(
-            f"span {text!r} is not 'N days|working days|weeks|months' "
-            "(or 'N ngày|ngày làm việc|tuần|tháng')"
+            _(
+                "span {text!r} is not 'N days|working days|weeks|months' "
+                "(or 'N ngày|ngày làm việc|tuần|tháng')"
+            ).format(text=text)
         )
     digits = m.group(1)
     # Over 4300 digits int() raises ValueError; anything this long is over the limit.
@@ -132,14 +141,20 @@ def parse_span(text: str) -> Span:
     unit = _UNIT_WORDS.get(normalize_words(m.group(2)))
     if unit is None:
         raise InputError(
-            f"span {text!r}: unknown unit {m.group(2)!r}; use days, working days, weeks, "
-            "months (or ngày, ngày làm việc, tuần, tháng)"
+            _(
+                "span {text!r}: unknown unit {unit!r}; use days, working days, weeks, "
+                "months (or ngày, ngày làm việc, tuần, tháng)"
+            ).format(text=text, unit=m.group(2))
         )
     if n < 0:
-        raise InputError(f"span {text!r} is negative; a span counts forward from its start")
+        raise InputError(
+            _("span {text!r} is negative; a span counts forward from its start").format(text=text)
+        )
     if n > _LIMIT[unit]:
         shown = text if len(text) <= 40 else text[:20] + "…" + text[-12:]
-        raise InputError(f"span {shown!r} is longer than {MAX_YEARS} years")
+        raise InputError(
+            _("span {text!r} is longer than {years} years").format(text=shown, years=MAX_YEARS)
+        )
     return Span(n, unit)
 
 
@@ -150,7 +165,9 @@ def parse_roll(text: str | None) -> Roll | None:
     try:
         return Roll(normalize_words(str(text)))
     except ValueError:
-        raise InputError(f"unknown roll {text!r}; use forward, backward or none") from None
+        raise InputError(
+            _("unknown roll {text!r}; use forward, backward or none").format(text=text)
+        ) from None
 
 
 def parse_date(text: str) -> date:
@@ -175,7 +192,9 @@ def parse_date(text: str) -> date:
         parts = None
     if parts is None:
         raise InputError(
-            f"{text!r} is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy"
+            _("{text!r} is not a valid date; write YYYY-MM-DD (2022-07-29) or dd/mm/yyyy").format(
+                text=text
+            )
         )
     try:
         return date(year, month, day)
@@ -185,8 +204,6 @@ def parse_date(text: str) -> date:
 
 def _impossible(text: str, year: int, month: int, day: int) -> str:
     """Why a well-formed ``text`` names no day: the month, or that month's length."""
-    from engine.i18n import _
-
     if not 1 <= month <= 12:
         return _("{text!r} is not a date: there is no month {month}").format(text=text, month=month)
     if year < 1:
@@ -222,7 +239,13 @@ def shift(cal: WorkingCalendar, start: date, span: Span) -> date:
             return start + timedelta(weeks=span.n)
         return start + relativedelta(months=span.n)
     except OverflowError:
-        raise InputError(f"{start.isoformat()} + {span} is past year 9999") from None
+        raise InputError(_past_9999(start, span)) from None
+
+
+def _past_9999(start: date, span: Span) -> str:
+    return _("{start} + {span} is past year 9999").format(
+        start=start.isoformat(), span=span.for_people()
+    )
 
 
 _DAYS, _WORKING_DAYS, _WEEKS = Unit.DAYS, Unit.WORKING_DAYS, Unit.WEEKS
@@ -240,7 +263,7 @@ def add_span(cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = 
         try:
             end = start + timedelta(days=span.n)
         except OverflowError:
-            raise InputError(f"{start.isoformat()} + {span} is past year 9999") from None
+            raise InputError(_past_9999(start, span)) from None
     else:
         end = shift(cal, start, span)
     if roll is None:
@@ -255,7 +278,8 @@ def add_span(cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = 
 # ---------------------------------------------------------------------- explain
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One line of an explanation: what was done, the date it gave, in Vietnamese."""
+    """One line of an explanation: what was done, the date it gave, for people
+    (Vietnamese by default, English with ``HANCHOT_LANG=en``)."""
 
     kind: str  # start | add | skip | clamp | roll | due | base
     date: date
@@ -265,60 +289,81 @@ class Step:
         return {"step": self.kind, "date": self.date.isoformat(), "text": self.text}
 
 
+def _skip(d: date, why: str) -> Step:
+    return Step("skip", d, _("Skipped {day}: {why}").format(day=format_day(d), why=why))
+
+
 def explain_roll(cal: WorkingCalendar, d: date, roll: Roll) -> tuple[date, list[Step]]:
     """Roll ``d`` and say why, naming each non-working day passed over."""
     why = cal.why_not_working(d)
     if why is None:
         wk = cal.why_working(d)
         if wk:
-            return d, [Step("base", d, f"{format_vi(d)} là ngày làm việc: {wk}")]
+            text = _("{day} is a working day: {why}").format(day=format_day(d), why=wk)
+            return d, [Step("base", d, text)]
         return d, []
     if roll is Roll.NONE:
-        return d, [Step("roll", d, f"{format_vi(d)} là ngày nghỉ ({why}); giữ nguyên (roll: none)")]
+        text = _("{day} is a day off ({why}); kept as it is (roll: none)").format(
+            day=format_day(d), why=why
+        )
+        return d, [Step("roll", d, text)]
     steps = []
     step = 1 if roll is Roll.FORWARD else -1
-    direction = "ngày làm việc tiếp theo" if step > 0 else "ngày làm việc liền trước"
-    law = " (Điều 148 khoản 5 BLDS 2015)" if step > 0 else ""
-    steps.append(Step("roll", d, f"{format_vi(d)} là ngày nghỉ: chuyển sang {direction}{law}"))
+    if step > 0:
+        text = _(
+            "{day} is a day off: moved to the next working day (Điều 148 khoản 5 BLDS 2015)"
+        ).format(day=format_day(d))
+    else:
+        text = _("{day} is a day off: moved to the previous working day").format(day=format_day(d))
+    steps.append(Step("roll", d, text))
     cur = d
     while why is not None:
-        steps.append(Step("skip", cur, f"Bỏ qua {format_vi(cur)}: {why}"))
+        steps.append(_skip(cur, why))
         cur = cur + timedelta(days=step)
         why = cal.why_not_working(cur)
     return cur, steps
 
 
+def due_step(due: date) -> Step:
+    """The last step of an explanation: ``Hạn: Thứ Sáu, 29/07/2022``."""
+    return Step("due", due, _("Due: {day}").format(day=format_day(due)))
+
+
 def explain_span(
     cal: WorkingCalendar, start: date, span: Span, roll: Roll | None = None
 ) -> tuple[date, list[Step]]:
-    """Like :func:`add_span`, with each step and each skipped day in Vietnamese."""
+    """Like :func:`add_span`, with each step and each skipped day said for people."""
     steps = [
         Step(
             "start",
             start,
-            f"Ngày bắt đầu: {format_vi(start)} (không tính; thời hạn bắt đầu từ ngày "
-            "tiếp theo — Điều 147 BLDS 2015)",
+            _(
+                "Start: {day} (not counted; the period starts on the next day — Điều 147 BLDS 2015)"
+            ).format(day=format_day(start)),
         )
     ]
     effective = roll if roll is not None else DEFAULT_ROLL[span.unit]
+    add = _("Add {span}: {day}")
     if span.unit is Unit.WORKING_DAYS:
         end = cal.add_working_days(start, span.n)
         for d, why in cal.non_working_days(start + timedelta(days=1), end):
-            steps.append(Step("skip", d, f"Bỏ qua {format_vi(d)}: {why}"))
-        steps.append(Step("add", end, f"Cộng {span.vi()}: {format_vi(end)}"))
+            steps.append(_skip(d, why))
+        steps.append(Step("add", end, add.format(span=span.for_people(), day=format_day(end))))
     else:
         end = shift(cal, start, span)
-        steps.append(Step("add", end, f"Cộng {span.vi()}: {format_vi(end)}"))
+        steps.append(Step("add", end, add.format(span=span.for_people(), day=format_day(end))))
         if span.unit is Unit.MONTHS and end.day != start.day:
             steps.append(
                 Step(
                     "clamp",
                     end,
-                    f"Tháng cuối không có ngày {start.day}: lấy ngày cuối tháng "
-                    "(Điều 148 khoản 3 BLDS 2015)",
+                    _(
+                        "The last month has no day {day}: its last day is taken "
+                        "(Điều 148 khoản 3 BLDS 2015)"
+                    ).format(day=start.day),
                 )
             )
     due, roll_steps = explain_roll(cal, end, effective)
     steps.extend(roll_steps)
-    steps.append(Step("due", due, f"Hạn: {format_vi(due)}"))
+    steps.append(due_step(due))
     return due, steps

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from engine.core.plan_phrases import EXACT, INFERRED, TODO, fold
 from engine.core.units import Directory
+from engine.i18n import _
 
 #: Abbreviations of Vietnamese administration, spelt out before comparing.
 ABBREVIATIONS = {
@@ -108,16 +109,17 @@ class UnitMatcher:
             if (key + " ").startswith(k + " ") and (best is None or len(k) > len(best[0])):
                 best = (k, ref)
         if best is not None:
-            return best[1], INFERRED, f"{part!r} read as {best[1]!r} (the rest is a note)"
+            why = _("{part!r} read as {ref!r} (the rest is a note)").format(part=part, ref=best[1])
+            return best[1], INFERRED, why
         return None, TODO, ""
 
     def match(self, cell: str) -> UnitMatch:
         """Every unit or group ``cell`` names; an empty cell gives no ids (``exact``)."""
         if not cell.strip():
-            return UnitMatch((), EXACT, "empty cell")
+            return UnitMatch((), EXACT, _("empty cell"))
         whole, how, why = self._one(cell)
         if whole is not None and how == EXACT:
-            return UnitMatch((whole,), EXACT, f"{cell!r} is {whole!r}")
+            return UnitMatch((whole,), EXACT, _("{part!r} is {ref!r}").format(part=cell, ref=whole))
         ids: list[str] = []
         unknown: list[tuple[str, tuple[str, ...]]] = []
         worst = EXACT
@@ -132,10 +134,13 @@ class UnitMatcher:
                 ids.append(ref)
             if how == INFERRED and worst == EXACT:
                 worst = INFERRED
-            reasons.append(why or f"{part!r} is {ref!r}")
+            reasons.append(why or _("{part!r} is {ref!r}").format(part=part, ref=ref))
         if unknown:
             reasons += [
-                f"{w!r} matches no unit (closest: {', '.join(c) or '-'})" for w, c in unknown
+                _("{part!r} matches no unit (closest: {closest})").format(
+                    part=w, closest=", ".join(c) or "-"
+                )
+                for w, c in unknown
             ]
         return UnitMatch(tuple(ids), worst, "; ".join(reasons), tuple(unknown))
 
@@ -149,12 +154,16 @@ class UnitMatcher:
                 return UnitMatch(
                     (gid,),
                     INFERRED,
-                    f"{m.reason}; together they are the group {gid!r}",
+                    _("{reason}; together they are the group {group!r}").format(
+                        reason=m.reason, group=gid
+                    ),
                 )
         return UnitMatch(
             (),
             TODO,
-            f"{m.reason}; a rule has one lead and no group has exactly "
-            f"{', '.join(m.ids)}: add such a group to units.yaml",
+            _(
+                "{reason}; a rule has one lead and no group has exactly "
+                "{units}: add such a group to units.yaml"
+            ).format(reason=m.reason, units=", ".join(m.ids)),
             ((", ".join(m.ids), m.ids),),
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.core.calendar import WorkingCalendar
 from engine.core.spans import parse_date
 from engine.errors import ConfigError, InputError, Problem
+from engine.i18n import _
 from engine.loader.yamlio import LineDict, LineList, line_of, load_yaml
 
 KEYS = ("extra_days_off", "extra_working_days")
@@ -30,7 +31,7 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
             Problem(
                 name,
                 line_of(data, default=1),
-                "expected a mapping with extra_days_off and extra_working_days",
+                _("expected a mapping with extra_days_off and extra_working_days"),
             )
         )
     for key in data:
@@ -39,7 +40,9 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
                 Problem(
                     name,
                     line_of(data, key),
-                    f"unknown key {key!r}; expected one of {', '.join(KEYS)}",
+                    _("unknown key {key!r}; expected one of {keys}").format(
+                        key=key, keys=", ".join(KEYS)
+                    ),
                 )
             )
     for key in KEYS:
@@ -49,7 +52,9 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
         if not isinstance(items, list):
             problems.append(
                 Problem(
-                    name, line_of(data, key), f"{key} must be a list of {{date: ..., reason: ...}}"
+                    name,
+                    line_of(data, key),
+                    _("{key} must be a list of {{date: ..., reason: ...}}").format(key=key),
                 )
             )
             continue
@@ -57,7 +62,13 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
             line = line_of(items, i) if isinstance(items, LineList) else None
             if not isinstance(item, dict):
                 problems.append(
-                    Problem(name, line, f"{key}: each entry is {{date: YYYY-MM-DD, reason: text}}")
+                    Problem(
+                        name,
+                        line,
+                        _("{key}: each entry is {{date: YYYY-MM-DD, reason: text}}").format(
+                            key=key
+                        ),
+                    )
                 )
                 continue
             for k in item:
@@ -66,11 +77,14 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
                         Problem(
                             name,
                             line_of(item, k, line),
-                            f"{key}: unknown key {k!r}; use date and reason",
+                            _("{key}: unknown key {name!r}; use date and reason").format(
+                                key=key, name=k
+                            ),
                         )
                     )
             if "date" not in item:
-                problems.append(Problem(name, line, f"{key}: entry has no date"))
+                msg = _("{key}: entry has no date").format(key=key)
+                problems.append(Problem(name, line, msg))
                 continue
             reason = item.get("reason")
             if not isinstance(reason, str) or not reason.strip():
@@ -78,7 +92,9 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
                     Problem(
                         name,
                         line,
-                        f"{key}: entry for {item['date']} needs a reason (cite the decision)",
+                        _("{key}: entry for {date} needs a reason (cite the decision)").format(
+                            key=key, date=item["date"]
+                        ),
                     )
                 )
                 continue
@@ -90,19 +106,26 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
                 continue
             if d in seen_line:
                 other_key, other_line = seen_line[d]
-                where = f"line {other_line}" if other_line else other_key
+                where = _("line {line}").format(line=other_line) if other_line else other_key
                 if other_key != key:
                     problems.append(
                         Problem(
                             name,
                             dline,
-                            f"{d.isoformat()} is both in {other_key} ({where}) and in {key}; "
-                            "keep only one",
+                            _(
+                                "{date} is both in {other} ({where}) and in {key}; keep only one"
+                            ).format(date=d.isoformat(), other=other_key, where=where, key=key),
                         )
                     )
                 else:
                     problems.append(
-                        Problem(name, dline, f"{d.isoformat()} is listed twice in {key} ({where})")
+                        Problem(
+                            name,
+                            dline,
+                            _("{date} is listed twice in {key} ({where})").format(
+                                date=d.isoformat(), key=key, where=where
+                            ),
+                        )
                     )
                 continue
             seen_line[d] = (key, dline)

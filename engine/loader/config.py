@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,12 @@ RULE_SUFFIXES = (".yaml", ".yml")
 def suggest(word: Any, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a choice is near ``word``, else ``""``."""
     near = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
+    return _(" (did you mean {near!r}?)").format(near=near[0]) if near else ""
+
+
+def expected_one_of(keys: Iterable[str]) -> str:
+    """``; expected one of a, b, c`` (after an unknown key)."""
+    return _("; expected one of {keys}").format(keys=", ".join(keys))
 
 
 def _unwrap(t: Any) -> Any:
@@ -128,21 +133,47 @@ def _line_at(root: Any, loc: Iterable[Any], default: int | None) -> int | None:
     return line
 
 
+# pydantic error types -> what the value must be (translated when the message is made)
 _TYPE_WORDS = {
-    "string_type": "must be text",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "dict_type": "must be a mapping (key: value)",
-    "model_type": "must be a mapping (key: value)",
-    "model_attributes_type": "must be a mapping (key: value)",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
+    "string_type": "text",
+    "int_type": "int",
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "float_type": "number",
+    "float_parsing": "number",
+    "list_type": "list",
+    "tuple_type": "list",
+    "dict_type": "mapping",
+    "model_type": "mapping",
+    "model_attributes_type": "mapping",
+    "bool_type": "bool",
+    "bool_parsing": "bool",
 }
+
+
+def _must_be(kind: str) -> str:
+    return {
+        "text": _("must be text"),
+        "int": _("must be a whole number"),
+        "number": _("must be a number"),
+        "list": _("must be a list"),
+        "mapping": _("must be a mapping (key: value)"),
+        "bool": _("must be true or false"),
+    }[kind]
+
+
+def unknown_key(key: Any, parent: str = "", hint: str = "") -> str:
+    """``unknown key 'x' in smtp (did you mean 'y'?)``."""
+    if parent:
+        return _("unknown key {key!r} in {parent}{hint}").format(key=key, parent=parent, hint=hint)
+    return _("unknown key {key!r}{hint}").format(key=key, hint=hint)
+
+
+def missing_key(key: Any, parent: str = "") -> str:
+    """``missing required key 'x' in smtp``."""
+    if parent:
+        return _("missing required key {key!r} in {parent}").format(key=key, parent=parent)
+    return _("missing required key {key!r}").format(key=key)
 
 
 def _message(err: Mapping[str, Any], loc: tuple, shown: tuple, model: type[BaseModel]) -> str:
@@ -156,19 +187,24 @@ def _message(err: Mapping[str, Any], loc: tuple, shown: tuple, model: type[BaseM
         keys = model_keys(holder) if holder else []
         hint = suggest(last, keys)
         if not hint and keys:
-            hint = f"; expected one of {', '.join(keys)}"
-        where = f" in {parent}" if parent else ""
-        return f"unknown key {last!r}{where}{hint}"
+            hint = expected_one_of(keys)
+        return unknown_key(last, parent, hint)
     if kind == "missing":
-        where = f" in {parent}" if parent else ""
-        return f"missing required key {last!r}{where}"
+        return missing_key(last, parent)
     value = err.get("input")
     if kind in _TYPE_WORDS:
-        return f"{here}: {_TYPE_WORDS[kind]} (got {value!r})"
+        return _("{key}: {must} (got {value!r})").format(
+            key=here, must=_must_be(_TYPE_WORDS[kind]), value=value
+        )
     if kind == "literal_error":
-        return f"{here}: {value!r} is not {err['ctx']['expected']}"
+        return _("{key}: {value!r} is not {expected}").format(
+            key=here, value=value, expected=err["ctx"]["expected"]
+        )
     if kind == "string_pattern_mismatch":
-        return f"{here}: {value!r} may contain only a-z, 0-9, '-' and '_'"
+        return _("{key}: {value!r} may contain only a-z, 0-9, '-' and '_'").format(
+            key=here, value=value
+        )
+    # pydantic's own English text; the messages of hanchot's validators are translated
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -185,14 +221,18 @@ def pydantic_problems(
     prefix: tuple = (),
     shown: tuple = (),
     default_line: int | None = None,
+    skip: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> list[Problem]:
     """``file:line: message`` for each error of validating ``root[prefix...]`` as ``model``.
 
     ``prefix`` is where the validated value sits inside ``root`` (for lines);
-    ``shown`` is prepended to each message's key path.
+    ``shown`` is prepended to each message's key path; errors for which ``skip(err)``
+    is true (an already reported fault) are left out.
     """
     out: list[Problem] = []
     for err in error.errors(include_url=False):
+        if skip is not None and skip(err):
+            continue
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith(TAG_PREFIX)))
         line = _line_at(root, prefix + loc, default_line)
         out.append(Problem(file, line, _message(err, loc, shown, model)))
@@ -222,8 +262,8 @@ class _Collector:
     def unknown_keys(self, file: str, data: LineDict, keys: tuple[str, ...]) -> None:
         for k in data:
             if k not in keys:
-                hint = suggest(k, keys) or f"; expected one of {', '.join(keys)}"
-                self.add(file, data.line_of(k), f"unknown key {k!r}{hint}")
+                hint = suggest(k, keys) or expected_one_of(keys)
+                self.add(file, data.line_of(k), unknown_key(k, hint=hint))
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -233,10 +273,15 @@ class _Collector:
             raise ConfigError(ordered)
 
 
+def _is_smtp_password(err: Mapping[str, Any]) -> bool:
+    """The pydantic error of ``smtp.password`` (reported on its own, with the fix)."""
+    return err["type"] == "extra_forbidden" and tuple(err["loc"][-2:]) == ("smtp", "password")
+
+
 def _mapping_or_problem(c: _Collector, file: str, data: Any, what: str) -> LineDict | None:
     if isinstance(data, dict):
         return data  # type: ignore[return-value]
-    c.add(file, line_of(data, default=1), f"expected a mapping: {what}")
+    c.add(file, line_of(data, default=1), _("expected a mapping: {keys}").format(keys=what))
     return None
 
 
@@ -265,17 +310,15 @@ def _load_settings(c: _Collector, path: Path, env: Mapping[str, str]) -> Setting
                 c.add(
                     name,
                     line_of(smtp, "password"),
-                    "smtp.password: do not write the password in settings.yaml; "
-                    "put it in the HANCHOT_SMTP_PASSWORD environment variable",
+                    _(
+                        "smtp.password: do not write the password in settings.yaml; "
+                        "put it in the HANCHOT_SMTP_PASSWORD environment variable"
+                    ),
                 )
             try:
                 m = SettingsFile.model_validate(data)
             except ValidationError as e:
-                c.extend(
-                    p
-                    for p in pydantic_problems(e, SettingsFile, name, data)
-                    if not p.message.startswith("unknown key 'password' in smtp")
-                )
+                c.extend(pydantic_problems(e, SettingsFile, name, data, skip=_is_smtp_password))
             else:
                 smtp_settings = (
                     SmtpSettings(
@@ -371,8 +414,10 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
             c.add(
                 name,
                 None,
-                "file not found; units.yaml is required when rules exist "
-                "(it lists the units that lead and coordinate each duty)",
+                _(
+                    "file not found; units.yaml is required when rules exist "
+                    "(it lists the units that lead and coordinate each duty)"
+                ),
             )
         return None
     ok, data = c.load(path)
@@ -389,15 +434,17 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
     aliases: dict[str, tuple[str, ...]] = {}
     raw_units = data.get("units")
     if raw_units is None:
-        c.add(name, data.line or 1, "missing required key 'units'")
+        c.add(name, data.line or 1, missing_key("units"))
         raw_units = {}
     elif not isinstance(raw_units, dict):
-        c.add(name, line_of(data, "units"), "units: must be a mapping of unit id to unit")
+        c.add(name, line_of(data, "units"), _("units: must be a mapping of unit id to unit"))
         raw_units = {}
     for uid, raw in raw_units.items():
         uline = line_of(raw_units, uid)
         if not is_rule_id(uid):
-            c.add(name, uline, f"unit id {uid!r} must be lower-case a-z, 0-9 and '-'")
+            c.add(
+                name, uline, _("unit id {id!r} must be lower-case a-z, 0-9 and '-'").format(id=uid)
+            )
             continue
         try:
             m = UnitModel.model_validate(raw)
@@ -419,15 +466,25 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
     group_lines: dict[str, int | None] = {}
     raw_groups = data.get("groups") or {}
     if not isinstance(raw_groups, dict):
-        c.add(name, line_of(data, "groups"), "groups: must be a mapping of group id to unit ids")
+        c.add(
+            name,
+            line_of(data, "groups"),
+            _("groups: must be a mapping of group id to unit ids"),
+        )
         raw_groups = {}
     for gid, members in raw_groups.items():
         gline = line_of(raw_groups, gid)
         if not is_rule_id(gid):
-            c.add(name, gline, f"group id {gid!r} must be lower-case a-z, 0-9 and '-'")
+            c.add(
+                name, gline, _("group id {id!r} must be lower-case a-z, 0-9 and '-'").format(id=gid)
+            )
             continue
         if gid in units:
-            c.add(name, gline, f"group {gid!r} has the id of a unit; give it another id")
+            c.add(
+                name,
+                gline,
+                _("group {group!r} has the id of a unit; give it another id").format(group=gid),
+            )
             continue
         if isinstance(members, dict):
             # Long form: {members: [...], aliases: [...]}.
@@ -451,10 +508,14 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
                 continue
         ids = _ids(members)
         if ids is None or not all(isinstance(x, str) for x in ids):
-            c.add(name, gline, f"group {gid!r}: must be a list of unit or group ids")
+            c.add(
+                name,
+                gline,
+                _("group {group!r}: must be a list of unit or group ids").format(group=gid),
+            )
             continue
         if not ids:
-            c.add(name, gline, f"group {gid!r} is empty")
+            c.add(name, gline, _("group {group!r} is empty").format(group=gid))
             continue
         groups[gid] = tuple(ids)
         group_lines[gid] = gline
@@ -466,7 +527,13 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
             if mid not in units and mid not in groups:
                 mline = line_of(raw_members, j, group_lines[gid])
                 hint = suggest(mid, [*units, *groups])
-                c.add(name, mline, f"group {gid!r}: unknown unit or group {mid!r}{hint}")
+                c.add(
+                    name,
+                    mline,
+                    _("group {group!r}: unknown unit or group {member!r}{hint}").format(
+                        group=gid, member=mid, hint=hint
+                    ),
+                )
     # Cycles: a group that contains itself through other groups.
     reported: set[frozenset[str]] = set()
 
@@ -482,7 +549,9 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
                     c.add(
                         name,
                         group_lines[cycle[0]],
-                        f"group {cycle[0]!r} contains itself: {' → '.join(cycle)}",
+                        _("group {group!r} contains itself: {cycle}").format(
+                            group=cycle[0], cycle=" → ".join(cycle)
+                        ),
                     )
                 continue
             visit(mid, trail + [mid])
@@ -493,19 +562,33 @@ def _load_units(c: _Collector, path: Path, needed: bool) -> Directory | None:
     roles: dict[str, str] = {}
     raw_roles = data.get("roles") or {}
     if not isinstance(raw_roles, dict):
-        c.add(name, line_of(data, "roles"), "roles: must be a mapping of role name to unit id")
+        c.add(name, line_of(data, "roles"), _("roles: must be a mapping of role name to unit id"))
         raw_roles = {}
     for role, target in raw_roles.items():
         rline = line_of(raw_roles, role)
         if not is_rule_id(role):
-            c.add(name, rline, f"role name {role!r} must be lower-case a-z, 0-9 and '-'")
+            c.add(
+                name,
+                rline,
+                _("role name {role!r} must be lower-case a-z, 0-9 and '-'").format(role=role),
+            )
             continue
         if role in BASE_AUDIENCES or role in units or role in groups:
-            c.add(name, rline, f"role {role!r} has the name of a unit, group or audience word")
+            c.add(
+                name,
+                rline,
+                _("role {role!r} has the name of a unit, group or audience word").format(role=role),
+            )
             continue
         if not isinstance(target, str) or (target not in units and target not in groups):
             hint = suggest(target, [*units, *groups])
-            c.add(name, rline, f"role {role!r}: unknown unit or group {target!r}{hint}")
+            c.add(
+                name,
+                rline,
+                _("role {role!r}: unknown unit or group {target!r}{hint}").format(
+                    role=role, target=target, hint=hint
+                ),
+            )
             continue
         roles[role] = target
     return Directory(units, groups, roles, aliases)
@@ -522,8 +605,10 @@ def _load_policies(
             c.add(
                 name,
                 None,
-                "file not found; escalation.yaml is required when rules exist "
-                "(it says who is reminded when; at least a 'default' policy)",
+                _(
+                    "file not found; escalation.yaml is required when rules exist "
+                    "(it says who is reminded when; at least a 'default' policy)"
+                ),
             )
         return {}, False
     ok, data = c.load(path)
@@ -538,13 +623,17 @@ def _load_policies(
     c.unknown_keys(name, data, ("policies",))
     raw = data.get("policies")
     if not isinstance(raw, dict):
-        c.add(name, line_of(data, "policies", 1), "policies: must be a mapping of policy names")
+        c.add(name, line_of(data, "policies", 1), _("policies: must be a mapping of policy names"))
         return {}, False
     out: dict[str, Policy] = {}
     for pname, stages in raw.items():
         pline = line_of(raw, pname)
         if not isinstance(stages, list) or not stages:
-            c.add(name, pline, f"policy {pname!r}: must be a non-empty list of stages")
+            c.add(
+                name,
+                pline,
+                _("policy {policy!r}: must be a non-empty list of stages").format(policy=pname),
+            )
             out[str(pname)] = Policy(str(pname), ())
             continue
         built: list[Stage] = []
@@ -578,8 +667,10 @@ def _load_policies(
                     c.add(
                         name,
                         wline,
-                        f"policy {pname!r}: unknown audience {word!r}{hint}; use lead, "
-                        "coordinating, lead.head, coordinating.head, a role, unit or group",
+                        _(
+                            "policy {policy!r}: unknown audience {word!r}{hint}; use lead, "
+                            "coordinating, lead.head, coordinating.head, a role, unit or group"
+                        ).format(policy=pname, word=word, hint=hint),
                     )
             offset, direction = parse_at(m.at)
             built.append(Stage(m.at, offset, direction, tuple(m.notify), m.repeat))
@@ -607,17 +698,17 @@ def _read_rules(
         if not ok or data is None:
             continue
         if not isinstance(data, dict):
-            c.add(name, line_of(data, default=1), "a rules file is a mapping: rules: [ ... ]")
+            c.add(name, line_of(data, default=1), _("a rules file is a mapping: rules: [ ... ]"))
             continue
         c.unknown_keys(name, data, ("rules",))
         if "rules" not in data:
-            c.add(name, data.line or 1, "missing required key 'rules'")
+            c.add(name, data.line or 1, missing_key("rules"))
             continue
         items = data["rules"]
         if items is None:
             continue
         if not isinstance(items, list):
-            c.add(name, line_of(data, "rules"), "rules: must be a list of rules (- id: ...)")
+            c.add(name, line_of(data, "rules"), _("rules: must be a list of rules (- id: ...)"))
             continue
         for i, item in enumerate(items):
             line = line_of(items, i)
@@ -665,8 +756,16 @@ def _check_date(c: _Collector, file: str, line: int | None, d: date | None, what
         c.add(
             file,
             line,
-            f"{what} {d.isoformat()} is outside the Vietnamese calendar ({FIRST_YEAR}–{LAST_YEAR})",
+            _("{key} {date} is outside the Vietnamese calendar ({first}–{last})").format(
+                key=what, date=d.isoformat(), first=FIRST_YEAR, last=LAST_YEAR
+            ),
         )
+
+
+def _from_after_until(start: date, end: date) -> str:
+    return _("from {start} is after until {end}").format(
+        start=start.isoformat(), end=end.isoformat()
+    )
 
 
 def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
@@ -688,11 +787,18 @@ def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
         bad = False
         n = MONTHS_IN[m.every]
         if m.month > n:
-            where = "a month" if m.every == "month" else f"a {m.every}"
+            where = {
+                "month": _("a month"),
+                "quarter": _("a quarter"),
+                "half": _("a half"),
+                "year": _("a year"),
+            }[m.every]
             c.add(
                 file,
                 at("month") if "month" in raw else at("every"),
-                f"month {m.month} is not within {where} (1..{n}); month counts within each period",
+                _(
+                    "month {month} is not within {period} (1..{n}); month counts within each period"
+                ).format(month=m.month, period=where, n=n),
             )
             bad = True
         _check_date(c, file, at("from"), m.from_, "from")
@@ -701,7 +807,7 @@ def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
             c.add(
                 file,
                 at("until"),
-                f"from {m.from_.isoformat()} is after until {m.until.isoformat()}",
+                _from_after_until(m.from_, m.until),
             )
             bad = True
         if bad:
@@ -714,7 +820,7 @@ def _form(c: _Collector, file: str, raw: Any, m: Any) -> DueForm | None:
             c.add(
                 file,
                 at("until"),
-                f"from {m.from_.isoformat()} is after until {m.until.isoformat()}",
+                _from_after_until(m.from_, m.until),
             )
             return None
         return RRule(m.rrule, m.from_, m.until, m.roll)
@@ -744,7 +850,9 @@ def _build_rules(
                 c.add(
                     file,
                     line_of(raw, "id", line),
-                    f"duplicate rule id {rid!r} (first defined at {f0}:{l0})",
+                    _("duplicate rule id {id!r} (first defined at {where})").format(
+                        id=rid, where=f"{f0}:{l0}"
+                    ),
                 )
                 ok = False
             else:
@@ -756,7 +864,9 @@ def _build_rules(
                 c.add(
                     file,
                     line_of(raw, "lead", line),
-                    f"lead: unknown unit or group {lead!r}{suggest(lead, refs)}",
+                    _("lead: unknown unit or group {id!r}{hint}").format(
+                        id=lead, hint=suggest(lead, refs)
+                    ),
                 )
                 ok = False
             raw_coord = raw.get("coordinating")
@@ -768,7 +878,9 @@ def _build_rules(
                         c.add(
                             file,
                             cline,
-                            f"coordinating: unknown unit or group {cid!r}{suggest(cid, refs)}",
+                            _("coordinating: unknown unit or group {id!r}{hint}").format(
+                                id=cid, hint=suggest(cid, refs)
+                            ),
                         )
                         ok = False
         policy = raw.get("escalation", "default")
@@ -776,8 +888,14 @@ def _build_rules(
             c.add(
                 file,
                 line_of(raw, "escalation", line),
-                f"escalation: unknown policy {policy!r}{suggest(policy, policies)}"
-                + (f"; escalation.yaml has {', '.join(policies)}" if policies else ""),
+                _("escalation: unknown policy {policy!r}{hint}").format(
+                    policy=policy, hint=suggest(policy, policies)
+                )
+                + (
+                    _("; escalation.yaml has {policies}").format(policies=", ".join(policies))
+                    if policies
+                    else ""
+                ),
             )
             ok = False
         if m is None:
@@ -830,7 +948,7 @@ def load_config(
     if rules_dir.is_dir():
         paths = rule_paths(rules_dir)
     else:
-        c.add(str(rules_dir), None, "rules directory not found (use --rules DIR)")
+        c.add(str(rules_dir), None, _("rules directory not found (use --rules DIR)"))
         paths = []
     parsed = _read_rules(c, paths)
     needed = bool(paths)

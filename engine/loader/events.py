@@ -211,10 +211,13 @@ class _Builder:
         key = (etype, eid)
         if key in self.seen:
             first = self.seen[key]
-            where = f" (first at line {first})" if first else ""
-            self.problems.append(
-                Problem(self.name, line, f"duplicate event {key[0]} {key[1]!r}{where}")
-            )
+            if first:
+                msg = _("duplicate event {type} {id!r} (first at line {first})").format(
+                    type=key[0], id=key[1], first=first
+                )
+            else:
+                msg = _("duplicate event {type} {id!r}").format(type=key[0], id=key[1])
+            self.problems.append(Problem(self.name, line, msg))
             return
         self.seen[key] = line
         self.events.append(Event(key[0], key[1], d, attrs))
@@ -226,26 +229,36 @@ def _read_yaml(path: Path, b: _Builder) -> None:
         return
     if not isinstance(data, dict) or "events" not in data:
         b.problems.append(
-            Problem(b.name, line_of(data, default=1), "expected 'events: [{type, id, date}, ...]'")
+            Problem(
+                b.name,
+                line_of(data, default=1),
+                _("expected 'events: [{{type, id, date}}, ...]'").format(),
+            )
         )
         return
     for k in data:
         if k != "events":
-            b.problems.append(Problem(b.name, line_of(data, k), f"unknown key {k!r}; use events"))
+            msg = _("unknown key {key!r}; use events").format(key=k)
+            b.problems.append(Problem(b.name, line_of(data, k), msg))
     items = data["events"] or []
     if not isinstance(items, list):
-        b.problems.append(Problem(b.name, line_of(data, "events"), "events: must be a list"))
+        b.problems.append(Problem(b.name, line_of(data, "events"), _("events: must be a list")))
         return
     for i, item in enumerate(items):
         line = line_of(items, i)
         if not isinstance(item, dict):
             b.problems.append(
-                Problem(b.name, line, "each event is a mapping {type, id, date, ...attributes}")
+                Problem(
+                    b.name,
+                    line,
+                    _("each event is a mapping {{type, id, date, ...attributes}}").format(),
+                )
             )
             continue
         missing = [k for k in REQUIRED if k not in item]
         if missing:
-            b.problems.append(Problem(b.name, line, f"event has no {', '.join(missing)}"))
+            msg = _("event has no {keys}").format(keys=", ".join(missing))
+            b.problems.append(Problem(b.name, line, msg))
             continue
         attrs: dict[str, str] = {}
         bad = False
@@ -254,7 +267,11 @@ def _read_yaml(path: Path, b: _Builder) -> None:
                 continue
             if isinstance(v, dict | list) or not isinstance(k, str):
                 b.problems.append(
-                    Problem(b.name, line_of(item, k, line), f"attribute {k!r}: must be one value")
+                    Problem(
+                        b.name,
+                        line_of(item, k, line),
+                        _("attribute {key!r}: must be one value").format(key=k),
+                    )
                 )
                 bad = True
                 continue
@@ -270,12 +287,14 @@ def _read_csv(path: Path, b: _Builder) -> None:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ConfigError(Problem(b.name, None, f"cannot read: {e.strerror or e}")) from None
+        msg = _("cannot read: {error}").format(error=e.strerror or e)
+        raise ConfigError(Problem(b.name, None, msg)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise ConfigError(Problem(b.name, line, "not UTF-8 text; save the file as UTF-8")) from None
+        msg = _("not UTF-8 text; save the file as UTF-8")
+        raise ConfigError(Problem(b.name, line, msg)) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -288,15 +307,23 @@ def _read_csv(path: Path, b: _Builder) -> None:
                 Problem(
                     b.name,
                     1,
-                    f"missing column {', '.join(repr(m) for m in missing)}; "
-                    "the header is type,id,date then attribute columns",
+                    _(
+                        "missing column {columns}; the header is type,id,date then attribute "
+                        "columns"
+                    ).format(columns=", ".join(repr(m) for m in missing)),
                 )
             )
             return
         dups = sorted({h for h in header if header.count(h) > 1})
         if dups or "" in header:
             b.problems.append(
-                Problem(b.name, 1, "every column needs a name, used once: " + ", ".join(dups))
+                Problem(
+                    b.name,
+                    1,
+                    _("every column needs a name, used once: {columns}").format(
+                        columns=", ".join(dups)
+                    ),
+                )
             )
             return
         bad_names = False
@@ -319,7 +346,13 @@ def _read_csv(path: Path, b: _Builder) -> None:
                 continue
             if len(row) != len(header):
                 b.problems.append(
-                    Problem(b.name, line, f"row has {len(row)} cells; the header has {len(header)}")
+                    Problem(
+                        b.name,
+                        line,
+                        _("row has {n} cells; the header has {header}").format(
+                            n=len(row), header=len(header)
+                        ),
+                    )
                 )
                 continue
             attrs = {
@@ -330,11 +363,12 @@ def _read_csv(path: Path, b: _Builder) -> None:
             values = {k: row[idx[k]].strip() for k in REQUIRED}
             empty = [k for k in REQUIRED if not values[k]]
             if empty:
-                b.problems.append(Problem(b.name, line, f"empty {', '.join(empty)}"))
+                msg = _("empty {columns}").format(columns=", ".join(empty))
+                b.problems.append(Problem(b.name, line, msg))
                 continue
             b.add(line, values["type"], values["id"], values["date"], attrs)
     except csv.Error as e:
-        b.problems.append(Problem(b.name, reader.line_num, f"CSV: {e}"))
+        b.problems.append(Problem(b.name, reader.line_num, _("CSV: {error}").format(error=e)))
 
 
 def read_events(
@@ -358,7 +392,7 @@ def read_events(
     elif suffix == ".csv":
         _read_csv(path, b)
     else:
-        raise ConfigError(Problem(b.name, None, "an events file is .yaml, .yml or .csv"))
+        raise ConfigError(Problem(b.name, None, _("an events file is .yaml, .yml or .csv")))
     if b.problems:
         raise ConfigError(b.problems)
     return b.events

@@ -64,7 +64,7 @@ def _parser(parse, *, scalar: bool = True):
 
     def validate(value: Any) -> Any:
         if scalar and isinstance(value, bool | list | dict):
-            raise ValueError(f"{value!r} is not a single value")
+            raise ValueError(_("{value!r} is not a single value").format(value=value))
         try:
             return parse(value)
         except InputError as e:
@@ -75,19 +75,23 @@ def _parser(parse, *, scalar: bool = True):
 
 def _date(value: Any) -> date:
     if isinstance(value, int):  # `2022` where a date is wanted
-        raise InputError(f"{value!r} is not a valid date; write YYYY-MM-DD (2022-07-29)")
+        raise InputError(
+            _("{value!r} is not a valid date; write YYYY-MM-DD (2022-07-29)").format(value=value)
+        )
     return parse_date(value)
 
 
 def _period(value: Any) -> Period:
     if isinstance(value, float):
-        raise InputError(f"period {value!r} is not YYYY, YYYY-Qn, YYYY-Hn or YYYY-MM")
+        raise InputError(
+            _("period {value!r} is not YYYY, YYYY-Qn, YYYY-Hn or YYYY-MM").format(value=value)
+        )
     return parse_period(value)
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise InputError(f"{value!r} must be text")
+        raise InputError(_("{value!r} must be text").format(value=value))
     return value
 
 
@@ -111,7 +115,9 @@ def _day(value: Any) -> int | str:
         if s in DAY_WORDS:
             return s
     raise InputError(
-        f"day {value!r} is not 1..31, 'last', 'last working day' or 'first working day'"
+        _("day {value!r} is not 1..31, 'last', 'last working day' or 'first working day'").format(
+            value=value
+        )
     )
 
 
@@ -120,18 +126,18 @@ def _rrule(value: Any) -> str:
 
     text = _text(value).strip()
     if "DTSTART" in text.upper():
-        raise InputError("write the start of an rrule as 'from:', not DTSTART in the rule")
+        raise InputError(_("write the start of an rrule as 'from:', not DTSTART in the rule"))
     try:
         rrulestr(text)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
-        raise InputError(f"invalid RRULE {text!r}: {e}") from None
+        raise InputError(_("invalid RRULE {text!r}: {error}").format(text=text, error=e)) from None
     return text
 
 
 def _email(value: Any) -> str:
     text = _text(value).strip()
     if not EMAIL_RE.match(text):
-        raise InputError(f"{text!r} is not an e-mail address")
+        raise InputError(_("{text!r} is not an e-mail address").format(text=text))
     return text
 
 
@@ -142,7 +148,7 @@ def _one_or_list(value: Any) -> Any:
 def _scalar_text(value: Any) -> str:
     """``plan_item: 11`` and ``plan_item: "11"`` are the same."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InputError(f"{value!r} must be text")
+        raise InputError(_("{value!r} must be text").format(value=value))
     return str(value)
 
 
@@ -151,7 +157,9 @@ def _timezone(value: Any) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {text!r} (e.g. Asia/Ho_Chi_Minh)") from None
+        raise InputError(
+            _("unknown time zone {text!r} (e.g. Asia/Ho_Chi_Minh)").format(text=text)
+        ) from None
     return text
 
 
@@ -161,10 +169,10 @@ _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 def _send_time(value: Any) -> time:
     if isinstance(value, int):
         # YAML 1.1 reads an unquoted 8:00 as the sexagesimal number 480.
-        raise InputError('must be "HH:MM" in quotes, e.g. send_time: "08:00"')
+        raise InputError(_('must be "HH:MM" in quotes, e.g. send_time: "08:00"'))
     m = _HHMM.match(_text(value).strip())
     if not m:
-        raise InputError(f'{value!r} is not "HH:MM" (e.g. "08:00")')
+        raise InputError(_('{value!r} is not "HH:MM" (e.g. "08:00")').format(value=value))
     return time(int(m.group(1)), int(m.group(2)))
 
 
@@ -182,19 +190,27 @@ def _when_value(value: Any) -> Any:
         )
     if isinstance(value, str | int | float | bool):
         return value
-    raise InputError(f"{value!r}: a 'when' value must be a single text, number or true/false")
+    raise InputError(
+        _("{value!r}: a 'when' value must be a single text, number or true/false").format(
+            value=value
+        )
+    )
 
 
 def _title(value: Any) -> str:
     text = unicodedata.normalize("NFC", _text(value)).strip()
     if not text:
-        raise InputError("is empty; give the duty's title")
+        raise InputError(_("is empty; give the duty's title"))
     bad = CONTROL_RE.search(text)
     if bad:
-        what = "a line break" if bad.group() in "\r\n\u2028\u2029" else "a control character"
+        if bad.group() in "\r\n\u2028\u2029":
+            what = _("a line break")
+        else:
+            what = _("a control character")
         raise InputError(
-            f"contains {what} ({bad.group()!r}); a title becomes a mail subject: "
-            "write it on one line"
+            _(
+                "contains {kind} ({char!r}); a title becomes a mail subject: write it on one line"
+            ).format(kind=what, char=bad.group())
         )
     return text
 
@@ -423,19 +439,25 @@ def _check_due(value: Any) -> Any:
         return value
     if not isinstance(value, dict):
         raise ValueError(
-            "must be a mapping such as {end_of: 2022} or {after: publication, in: 30 days}"
+            _(
+                "must be a mapping such as {{end_of: 2022}} or {{after: publication, in: 30 days}}"
+            ).format()
         )
     found = [k for k in FORM_KEYS if k in value]
     if len(found) > 1:
-        raise ValueError(f"has {' and '.join(found)}; give exactly one form")
+        raise ValueError(_("has {keys}; give exactly one form").format(keys=_(" and ").join(found)))
     if not found:
         import difflib
 
         for k in value:
             near = difflib.get_close_matches(str(k), FORM_KEYS, n=1, cutoff=0.6)
             if near and k not in ALL_DUE_KEYS:
-                raise ValueError(f"unknown key {k!r} (did you mean {near[0]!r}?)")
-        raise ValueError(f"needs one of {', '.join(FORM_KEYS)}")
+                raise ValueError(
+                    _("unknown key {key!r}{hint}").format(
+                        key=k, hint=_(" (did you mean {near!r}?)").format(near=near[0])
+                    )
+                )
+        raise ValueError(_("needs one of {keys}").format(keys=", ".join(FORM_KEYS)))
     return value
 
 

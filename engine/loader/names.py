@@ -51,6 +51,20 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
+def thing(what: str) -> str:
+    """The name of the checked thing (``what``: ``"rule id"``...) for people: translated
+    when it is one of the names this module uses, else as given."""
+    return {
+        "rule id": _("rule id"),
+        "event type": _("event type"),
+        "event id": _("event id"),
+        "attribute name": _("attribute name"),
+        "unit name": _("unit name"),
+        "head title": _("head title"),
+        "sender name": _("sender name"),
+    }.get(what, what)
+
+
 def _text(value: object, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InputError(_("{what} {value!r} must be text").format(what=what, value=value))
@@ -71,6 +85,7 @@ def _limit(text: str, what: str, limit: int) -> None:
 
 def check_rule_id(value: object, what: str = "rule id") -> str:
     """A rule id (also a unit, group or role id): ``bao-cao-quy``."""
+    what = thing(what)
     text = _text(value, what)
     _limit(text, what, MAX_ID)
     if not RULE_ID_RE.fullmatch(text):
@@ -90,6 +105,7 @@ def is_rule_id(value: object) -> bool:
 
 def check_event_type(value: object, what: str = "event type") -> str:
     """An event type (``publication``, ``training-call``) or an attribute name."""
+    what = thing(what)
     text = _text(value, what)
     _limit(text, what, MAX_TYPE)
     if not EVENT_TYPE_RE.fullmatch(text):
@@ -108,6 +124,7 @@ def check_attr_name(value: object) -> str:
 
 def check_event_id(value: object, what: str = "event id") -> str:
     """An event id (``qd-0425``, ``512/QD-UBND``): it becomes the deadline key."""
+    what = thing(what)
     text = _text(value, what)
     _limit(text, what, MAX_ID)
     if not EVENT_ID_RE.fullmatch(text):
@@ -148,6 +165,7 @@ def check_attr_value(value: object, name: str) -> str:
 
 def check_display_name(value: object, what: str) -> str:
     """A unit name, head title or sender name: it goes into mail headers."""
+    what = thing(what)
     if not isinstance(value, str):
         raise InputError(_("{what} {value!r} must be text").format(what=what, value=value))
     text = value.strip(" ")

@@ -126,7 +126,7 @@ def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
     if tag == _SEQ and isinstance(node, yaml.SequenceNode):
         if id(node) in active:
             raise yaml.constructor.ConstructorError(
-                None, None, "a recursive alias is not allowed", node.start_mark
+                None, None, _("a recursive alias is not allowed"), node.start_mark
             )
         active.add(id(node))
         out = LineList(_build(loader, child, active) for child in node.value)
@@ -149,7 +149,7 @@ def _build(loader: _Loader, node: yaml.Node, active: set[int]) -> Any:
 def _mapping(loader: _Loader, node: yaml.MappingNode, active: set[int]) -> LineDict:
     if id(node) in active:
         raise yaml.constructor.ConstructorError(
-            None, None, "a recursive alias is not allowed", node.start_mark
+            None, None, _("a recursive alias is not allowed"), node.start_mark
         )
     active.add(id(node))
     own = sum(1 for k, _ in node.value if k.tag != _MERGE)
@@ -165,12 +165,12 @@ def _mapping(loader: _Loader, node: yaml.MappingNode, active: set[int]) -> LineD
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
+                None, None, _("a mapping key must be a plain value"), key_node.start_mark
             ) from None
         if i >= merged:
             if key in own_keys:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                    None, None, _("duplicate key {key!r}").format(key=key), key_node.start_mark
                 )
             own_keys.add(key)
         out[key] = _build(loader, value_node, active)
@@ -219,12 +219,14 @@ def parse_yaml(text: str, name: str) -> Any:
         if isinstance(e, _TooManyAliases):
             msg = _("too many aliases: the document expands to more than {limit} values")
             raise ConfigError(Problem(name, line, msg.format(limit=MAX_NODES))) from None
-        what = e.problem or e.context or "invalid YAML"
+        # PyYAML's own description of a syntax error stays as the library words it
+        what = e.problem or e.context or _("invalid YAML")
         if "could not determine a constructor" in (e.problem or ""):
-            what = f"tags are not allowed ({e.problem.split('for the tag')[-1].strip()})"
-        raise ConfigError(Problem(name, line, f"YAML: {what}")) from None
+            tag = e.problem.split("for the tag")[-1].strip()
+            what = _("tags are not allowed ({tag})").format(tag=tag)
+        raise ConfigError(Problem(name, line, _("YAML: {problem}").format(problem=what))) from None
     except yaml.YAMLError as e:
-        raise ConfigError(Problem(name, None, f"YAML: {e}")) from None
+        raise ConfigError(Problem(name, None, _("YAML: {problem}").format(problem=e))) from None
 
 
 def load_yaml(path: Path | str, display: str | None = None) -> Any:
@@ -234,12 +236,14 @@ def load_yaml(path: Path | str, display: str | None = None) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ConfigError(Problem(name, None, f"cannot read: {e.strerror or e}")) from None
+        msg = _("cannot read: {error}").format(error=e.strerror or e)
+        raise ConfigError(Problem(name, None, msg)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise ConfigError(Problem(name, line, "not UTF-8 text; save the file as UTF-8")) from None
+        msg = _("not UTF-8 text; save the file as UTF-8")
+        raise ConfigError(Problem(name, line, msg)) from None
     return parse_yaml(text, name)
 
 

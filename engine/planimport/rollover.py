@@ -105,24 +105,30 @@ def roll_rule(rule: dict, y1: int, y2: int, note) -> dict:
         if key in due and due[key] is not None:
             moved, clamped = move_date(parse_date(str(due[key])), years)
             if clamped:
-                note(f"{key}: 29/02/{moved.year - years} has no {moved.year} twin; 28/02 used")
+                note(
+                    _("{key}: 29/02/{old} has no {new} twin; 28/02 used").format(
+                        key=key, old=moved.year - years, new=moved.year
+                    )
+                )
             due[key] = moved.isoformat()
     if "end_of" in due:
         p = parse_period(due["end_of"])
         key = p.key.replace(str(p.year), str(p.year + years), 1)
         due["end_of"] = key if p.kind != "year" else str(p.year + years)
     if "rrule" in due and re.search(r"UNTIL=|COUNT=", str(due["rrule"]), re.I):
-        note("rrule has UNTIL or COUNT: check it by hand")
+        note(_("rrule has UNTIL or COUNT: check it by hand"))
     if "after" in due:
         note(
-            f"event-driven ({due['after']}): not tied to a year; with both years' rules "
-            "loaded each event makes two deadlines: keep one of the two rules"
+            _(
+                "event-driven ({event}): not tied to a year; with both years' rules "
+                "loaded each event makes two deadlines: keep one of the two rules"
+            ).format(event=due["after"])
         )
     out["due"] = due
     for key in TEXT_KEYS:
         text = rule.get(key)
         if isinstance(text, str) and re.search(rf"\b{y1}\b", text):
-            note(f"{key} names {y1}: review the text")
+            note(_("{key} names {year}: review the text").format(key=key, year=y1))
     return out
 
 
@@ -159,7 +165,7 @@ def roll_over_dir(
             due = rule.get("due") or {}
             first, last = rule_years(due)
             if first is not None and (first > y1 or (last is not None and last < y1)):
-                report.note(path.name, rid, f"not of {y1}: not copied")
+                report.note(path.name, rid, _("not of {year}: not copied").format(year=y1))
                 continue
             rolled.append(
                 roll_rule(rule, y1, y2, lambda m, f=path.name, rid=rid: report.note(f, rid, m))

@@ -20,11 +20,16 @@ PLAN_2022 = ["plan", "--from", "2022-01-01", "--to", "2022-12-31"]
 EVENTS = ["--events", str(GOLDEN / "events-2022.yaml")]
 
 
-def hanchot(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def hanchot(
+    *args: str, cwd: Path = REPO, lang: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run hanchot in English (the suite's language), or in ``lang``."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
     }
     env["PYTHONPATH"] = str(REPO)
+    if lang is not None:
+        env["HANCHOT_LANG"] = lang
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", *args],
         cwd=cwd,
@@ -45,7 +50,7 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 
 # ------------------------------------------------------------------------- check
 def test_check_passes_on_the_repository():
-    r = hanchot("check", "--today", "2022-03-01")
+    r = hanchot("check", "--today", "2022-03-01", lang="vi")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0] == "Cấu hình hợp lệ: config và rules"
@@ -181,7 +186,8 @@ BY_HAND = {
 
 @pytest.fixture(scope="module")
 def plan_2022() -> list[dict]:
-    r = hanchot(*PLAN_2022, "--format", "json", *EVENTS)
+    # The golden file pins the default output: the explain texts are in Vietnamese.
+    r = hanchot(*PLAN_2022, "--format", "json", *EVENTS, lang="vi")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -214,6 +220,21 @@ def test_plan_json_fields(plan_2022):
         "date": "2022-07-29",
         "text": "Hạn: Thứ Sáu, 29/07/2022",
     }
+
+
+def test_plan_json_explain_in_english_keys_and_values_unchanged(plan_2022):
+    # `before: 2022-07-30` is "trước ngày 30/7": the last working day strictly before,
+    # Friday 29/07/2022. With HANCHOT_LANG=en only the explain texts change language.
+    r = hanchot(*PLAN_2022, "--format", "json", *EVENTS, lang="en")
+    assert r.returncode == 0, r.stderr
+    english = json.loads(r.stdout)
+    row = next(x for x in english if x["rule"] == "ra-soat-bao-cao-vpubnd")
+    assert [s["text"] for s in row["explain"]] == [
+        "Before 30/07/2022: the day before is Friday, 29/07/2022",
+        "Due: Friday, 29/07/2022",
+    ]
+    strip = [{k: v for k, v in x.items() if k != "explain"} for x in english]
+    assert strip == [{k: v for k, v in x.items() if k != "explain"} for x in plan_2022]
 
 
 def test_item_19_gives_thanh_tra_time_to_compile(plan_2022):
@@ -293,14 +314,14 @@ def test_plan_events_from_csv_give_the_same_deadlines(tmp_path, plan_2022):
         "publication,qd-1102,2022-08-19,true\n",
         encoding="utf-8",
     )
-    r = hanchot(*PLAN_2022, "--format", "json", "--events", str(ev))
+    r = hanchot(*PLAN_2022, "--format", "json", "--events", str(ev), lang="vi")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == plan_2022
 
 
 # ------------------------------------------------------------------------- csv / table / ics
 def test_plan_csv():
-    r = hanchot(*PLAN_2022, "--format", "csv", *EVENTS)
+    r = hanchot(*PLAN_2022, "--format", "csv", *EVENTS, lang="vi")
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 56
@@ -311,7 +332,7 @@ def test_plan_csv():
 
 
 def test_plan_table_has_vietnamese_dates_and_unit_names():
-    r = hanchot(*PLAN_2022, *EVENTS)
+    r = hanchot(*PLAN_2022, *EVENTS, lang="vi")
     assert r.returncode == 0, r.stderr
     assert "Thứ Sáu, 29/07/2022" in r.stdout
     assert "Thanh tra Sở (Pháp chế)" in r.stdout

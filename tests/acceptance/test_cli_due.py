@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
 
 
-def hanchot(*args: str, stdin: str | None = None, config: Path = CONFIG):
+def hanchot(*args: str, stdin: str | None = None, config: Path = CONFIG, lang: str = "en"):
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", args[0], "--config", str(config), *args[1:]],
         input=stdin,
@@ -21,6 +22,7 @@ def hanchot(*args: str, stdin: str | None = None, config: Path = CONFIG):
         text=True,
         encoding="utf-8",
         cwd=ROOT,
+        env={**os.environ, "HANCHOT_LANG": lang},
         timeout=60,
     )
 
@@ -39,7 +41,7 @@ def test_vietnamese_span_and_backward_roll():
 
 
 def test_json_output_has_start_span_roll_due_steps():
-    r = hanchot("due", "2022-03-11", "30 days", "--format", "json")
+    r = hanchot("due", "2022-03-11", "30 days", "--format", "json", lang="vi")
     data = json.loads(r.stdout)
     assert data["start"] == "2022-03-11"
     assert data["span"] == "30 days"
@@ -54,11 +56,69 @@ def test_json_output_has_start_span_roll_due_steps():
 
 
 def test_explain_names_each_skipped_day_in_vietnamese():
-    r = hanchot("due", "2022-03-11", "30 days", "--explain")
+    r = hanchot("due", "2022-03-11", "30 days", "--explain", lang="vi")
     assert r.returncode == 0
     assert "Bỏ qua Chủ nhật, 10/04/2022: Ngày Giỗ Tổ Hùng Vương" in r.stdout
     assert "Bỏ qua Thứ Hai, 11/04/2022: Ngày Giỗ Tổ Hùng Vương (nghỉ bù)" in r.stdout
     assert r.stdout.splitlines()[-1] == "2022-04-12"
+
+
+def test_explain_in_english_names_the_holiday_in_english():
+    # The same computation as above (Giỗ Tổ Hùng Vương on Sun 10/4/2022, Mon 11/4 off in
+    # lieu), said in English, with the holidays package's English holiday names.
+    r = hanchot("due", "2022-03-11", "30 days", "--explain", lang="en")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "Start: Friday, 11/03/2022 (not counted; the period starts on the next day — "
+        "Điều 147 BLDS 2015)",
+        "Add 30 days: Sunday, 10/04/2022",
+        "Sunday, 10/04/2022 is a day off: moved to the next working day "
+        "(Điều 148 khoản 5 BLDS 2015)",
+        "Skipped Sunday, 10/04/2022: Hung Kings' Commemoration Day (Sunday)",
+        "Skipped Monday, 11/04/2022: Hung Kings' Commemoration Day (observed)",
+        "Due: Tuesday, 12/04/2022",
+        "2022-04-12",
+    ]
+
+
+def test_lang_en_us_without_hanchot_lang_gives_english_errors():
+    env = {k: v for k, v in os.environ.items() if k not in ("HANCHOT_LANG", "LC_ALL")}
+    env.update(LANG="en_US.UTF-8", LC_MESSAGES="")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "due",
+            "--config",
+            str(CONFIG),
+            "2022-03-11",
+            "3 fortnights",
+        ],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "span '3 fortnights': unknown unit 'fortnights'; use days" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "span '3 fortnights': unknown unit 'fortnights'; use days, working days"),
+        ("vi", "thời hạn '3 fortnights': không có đơn vị thời gian 'fortnights'; dùng ngày"),
+    ],
+)
+def test_bad_span_in_both_languages(lang, message):
+    r = hanchot("due", "2022-03-11", "3 fortnights", lang=lang)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert r.stdout == ""
 
 
 @pytest.mark.parametrize("where", ["repo", "empty"])

@@ -38,7 +38,9 @@ def site(tmp_path: Path) -> Path:
 
 
 def hanchot(site: Path, *args: str, env: dict | None = None, umask: int | None = None):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     environ["PYTHONPATH"] = str(ROOT)
     environ.update(env or {})
     return subprocess.run(

@@ -126,7 +126,7 @@ def test_seed_drafts_pass_check_and_plan_shows_the_year(seed_drafts):
     out, _ = seed_drafts
     r = hanchot("check", "--rules", str(out), "--today", "2022-01-01")
     assert r.returncode == 0, r.stderr
-    assert "Quy tắc: 28 trong 8 tệp" in r.stdout
+    assert "Rules: 28 in 8 files" in r.stdout
     r = hanchot("plan", "--rules", str(out), "--from", "2022-01-01", "--format", "json")
     assert r.returncode == 0, r.stderr
     due = {(row["plan_item"], row["due"]) for row in json.loads(r.stdout)}
@@ -306,4 +306,4 @@ def test_check_warns_on_replaced_documents_without_failing(tmp_path):
     assert len(warnings) == 1, r.stderr
     assert warnings[0].startswith(f"{rules / 'a.yaml'}:2: ")
     assert "'mot-cua-2026'" in warnings[0] and "118/2025/NĐ-CP" in warnings[0]
-    assert "Cấu hình hợp lệ" in r.stdout
+    assert "Valid configuration" in r.stdout

@@ -103,6 +103,7 @@ def test_event_add_list_and_deadline_appears_in_status(site):
         "delegated=true",
         "--now",
         "2022-04-08T09:00+07:00",
+        env={"HANCHOT_LANG": "vi"},
     )
     assert r.returncode == 0, r.stderr
     assert "1 hạn mới" in r.stdout
@@ -119,7 +120,17 @@ def test_event_add_list_and_deadline_appears_in_status(site):
         "due-soon",
     )
     r = hanchot(site, "status", "--format", "table", "--now", "2022-04-20T09:00+07:00")
-    assert "Quá hạn" in r.stdout and "quy-trinh-noi-bo" in r.stdout
+    assert "Overdue" in r.stdout and "quy-trinh-noi-bo" in r.stdout
+    vi = hanchot(
+        site,
+        "status",
+        "--format",
+        "table",
+        "--now",
+        "2022-04-20T09:00+07:00",
+        env={"HANCHOT_LANG": "vi"},
+    )
+    assert "Quá hạn" in vi.stdout and "quy-trinh-noi-bo" in vi.stdout
 
 
 def test_event_import_csv_reports_file_and_line(site):
@@ -128,11 +139,12 @@ def test_event_import_csv_reports_file_and_line(site):
         "type,id,date,delegated\npublication,qd-1,2022-03-15,\npublication,qd-2,19/08/2022,true\n",
         encoding="utf-8",
     )
-    r = hanchot(site, "event", "import", str(good), "--now", "2022-03-20T09:00+07:00")
+    vi = {"HANCHOT_LANG": "vi"}
+    r = hanchot(site, "event", "import", str(good), "--now", "2022-03-20T09:00+07:00", env=vi)
     assert r.returncode == 0, r.stderr
     assert "Đã nhập 2 sự kiện" in r.stdout
     r = hanchot(site, "event", "import", str(good), "--now", "2022-03-20T09:00+07:00")
-    assert "Đã nhập 0 sự kiện (2 đã có)" in r.stdout
+    assert r.stdout == "Imported 0 event(s) (2 already recorded); 0 new deadline(s).\n"
     bad = site / "bad.csv"
     bad.write_text("type,id,date\npublication,qd-3,2022-02-30\n", encoding="utf-8")
     r = hanchot(site, "event", "import", str(bad))

@@ -175,7 +175,8 @@ def test_concurrent_run_once_on_a_fresh_database(tmp_path, pg_engine, pg_url):
     shutil.copytree(root / "rules", site / "rules")
     assert sa.inspect(pg_engine).get_table_names() == []  # fresh: nothing migrated yet
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
-    env.update(HANCHOT_DATABASE_URL=pg_url, PYTHONPATH=str(root))
+    # English: the count is read from the "N messages sent" line below.
+    env.update(HANCHOT_DATABASE_URL=pg_url, PYTHONPATH=str(root), HANCHOT_LANG="en")
     cmd = [sys.executable, "-c", "from engine.cli import main; main()", "run", "--once"]
     # 22/07/2022 08:00: reminders of the 6-month report due 29/07/2022 (5 working days
     # before: 22/07) and others are due, so each process has mail to try to send.

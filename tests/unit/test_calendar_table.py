@@ -22,6 +22,13 @@ F, B, N = Roll.FORWARD, Roll.BACKWARD, Roll.NONE
 DAYS, WDAYS, WEEKS, MONTHS = Unit.DAYS, Unit.WORKING_DAYS, Unit.WEEKS, Unit.MONTHS
 
 
+@pytest.fixture(autouse=True)
+def _vietnamese(monkeypatch):
+    # The reasons below are the Vietnamese holiday names of the official schedules;
+    # tests/unit/test_i18n_loader_core.py checks them in English.
+    monkeypatch.setenv("HANCHOT_LANG", "vi")
+
+
 def d(s: str) -> date:
     return date.fromisoformat(s)
 

@@ -28,15 +28,21 @@ def render(width: int, lines) -> str:
     return out.getvalue()
 
 
+@pytest.fixture
+def vi(monkeypatch):
+    """The status table in Vietnamese, the default language (the suite runs in English)."""
+    monkeypatch.setenv("HANCHOT_LANG", "vi")
+
+
 @pytest.mark.parametrize("width", [200, 100, 60, 30, 12])
-def test_status_ids_stay_whole_at_any_width(width):
+def test_status_ids_stay_whole_at_any_width(width, vi):
     # Issue 7.14: a narrow terminal split rule ids across lines.
     text = render(width, [line()])
     assert RULE in text and KEY in text
     assert "Sắp đến hạn" in text and "Văn phòng Sở" in text
 
 
-def test_status_wide_terminal_is_a_table():
+def test_status_wide_terminal_is_a_table(vi):
     text = render(200, [line()])
     assert "┃" in text and "Quy tắc / kỳ" in text
     assert "Thứ Sáu, 29/07/2022" in text

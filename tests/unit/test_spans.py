@@ -162,7 +162,8 @@ def test_parse_date_rejects_iso_week_date():
 
 
 # --------------------------------------------------------------------------- explain_span
-def test_explain_spec_example_names_hung_vuong(cal):
+def test_explain_spec_example_names_hung_vuong(cal, monkeypatch):
+    monkeypatch.setenv("HANCHOT_LANG", "vi")  # the holiday names are checked in Vietnamese
     # 11/3/2022 + 30 days = Sun 10/4 (Giỗ Tổ), Mon 11/4 in lieu -> Tue 12/4
     due, steps = explain_span(cal, d("2022-03-11"), parse_span("30 days"))
     assert due == d("2022-04-12")
@@ -178,7 +179,8 @@ def test_explain_spec_example_names_hung_vuong(cal):
     assert any("Giỗ Tổ Hùng Vương" in s.text for s in steps)
 
 
-def test_explain_names_each_tet_day(cal):
+def test_explain_names_each_tet_day(cal, monkeypatch):
+    monkeypatch.setenv("HANCHOT_LANG", "vi")  # the holiday names are checked in Vietnamese
     # 1/1/2022 + 30 days = Mon 31/1 (Tết); skipped 31/1-4/2 (Tết), 5/2 Sat, 6/2 Sun
     due, steps = explain_span(cal, d("2022-01-01"), Span(30, Unit.DAYS))
     assert due == d("2022-02-07")
@@ -191,7 +193,8 @@ def test_explain_names_each_tet_day(cal):
     assert steps[-1].kind == "due" and steps[-1].date == d("2022-02-07")
 
 
-def test_explain_working_days_names_skipped_days(cal):
+def test_explain_working_days_names_skipped_days(cal, monkeypatch):
+    monkeypatch.setenv("HANCHOT_LANG", "vi")  # the holiday names are checked in Vietnamese
     # Fri 28/1/2022 + 1 working day: every day 29/1-6/2 is skipped -> Mon 7/2
     due, steps = explain_span(cal, d("2022-01-28"), Span(1, Unit.WORKING_DAYS))
     assert due == d("2022-02-07")
