@@ -212,6 +212,11 @@ COMMAND_MODULES = {
     "backup": ("ops_cmds",),
     "restore": ("ops_cmds",),
     "prune": ("ops_cmds",),
+    "web": ("web_cmds",),
+    "report": ("web_cmds",),
+    "confirm": ("web_cmds",),
+    "return": ("web_cmds",),
+    "extension": ("web_cmds",),
 }
 ALL_COMMAND_MODULES = (
     "calendar_cmds",
@@ -219,6 +224,7 @@ ALL_COMMAND_MODULES = (
     "plan_import_cmds",
     "rules_cmds",
     "store_cmds",
+    "web_cmds",
 )
 
 

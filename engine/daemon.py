@@ -41,7 +41,9 @@ from engine.store.dispatch import (
     transport_factory,
 )
 from engine.store.materialise import materialise
+from engine.store.notices import send_notices
 from engine.store.tables import events
+from engine.web.links import link_maker
 
 log = logging.getLogger("hanchot.daemon")
 
@@ -118,7 +120,16 @@ def run_once(
             with sessions() as s, s.begin():
                 materialise(s, cfg, now)
             transports = transport_factory(cfg.settings, env.get("HANCHOT_SMTP_PASSWORD"))
-            report = dispatch(cfg, sessions, transports, now, should_stop=lambda: bool(stopped))
+            report = dispatch(
+                cfg,
+                sessions,
+                transports,
+                now,
+                should_stop=lambda: bool(stopped),
+                links=link_maker(cfg.settings, env, now, cfg.directory),
+            )
+            if not stopped:
+                send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
         finally:
             engine.dispose()
     finally:
@@ -322,6 +333,7 @@ class Daemon:
                 now,
                 should_stop=self.stopping.is_set,
                 stuck_after=self.stuck_after,
+                links=link_maker(self.config.settings, self.env, now, self.config.directory),
             )
         except Exception as e:  # the database went away...: log, retry with backoff
             self._failures += 1
@@ -355,6 +367,8 @@ class Daemon:
             with self.sessions() as s:
                 mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
             today = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
+            if send_notices(self.config, self.sessions, self.transports, now):
+                log.info(_("portal notices sent"))
             if mark != self._events_mark:
                 self._materialise(now, _("deadlines after new events: {report}"))
             elif today != self._day:

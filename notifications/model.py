@@ -29,6 +29,9 @@ class DigestItem:
     output: str | None = None
     basis: str | None = None
     uid: str = ""
+    #: Signed portal links for this recipient and deadline (``report``, ``extend``,
+    #: ``ack``); empty when no portal is configured (``web.base_url``).
+    links: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.uid:
@@ -67,6 +70,8 @@ class Digest:
     #: Who the recipient reports completion to (the focal point, role ``admin``);
     #: ``None`` when the recipient *is* the focal point (or none is configured).
     focal_point: str | None = None
+    #: Signed link to the recipient's own list in the portal; ``None`` without a portal.
+    list_link: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.items, tuple):

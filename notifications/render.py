@@ -132,7 +132,17 @@ def _view(item: DigestItem) -> dict[str, Any]:
         "output": item.output,
         "basis": item.basis,
         "done_command": done_command(item),
+        "reference": f"{item.rule_id}/{item.key}",
+        "links": [(LINK_LABELS.get(k, k), url) for k, url in item.links],
     }
+
+
+#: How the portal's links are labelled in a mail (issue 8.2).
+LINK_LABELS = {
+    "report": "Báo cáo hoàn thành",
+    "extend": "Đề nghị gia hạn",
+    "ack": "Đã tiếp nhận",
+}
 
 
 def _description(item: DigestItem) -> str:
@@ -145,7 +155,11 @@ def _description(item: DigestItem) -> str:
         lines.append(f"Mục kế hoạch: {item.plan_item}")
     if item.basis:
         lines.append(f"Căn cứ: {item.basis}")
-    lines.append(f"Báo hoàn thành: {done_command(item)}")
+    report = dict(item.links).get("report")
+    if report:
+        lines.append(f"Báo cáo hoàn thành: {report}")
+    else:  # no command in an official's calendar: the reference the focal point needs
+        lines.append(f"Mã việc: {item.rule_id}/{item.key}")
     return "\n".join(lines)
 
 
@@ -253,6 +267,7 @@ def render(digest: Digest, *, tz: str = "Asia/Ho_Chi_Minh") -> EmailMessage:
         "counts": counts_vi(digest),
         "overdue_count": digest.overdue_count,
         "focal_point": digest.focal_point,
+        "list_link": digest.list_link,
         "sender_name": digest.sender_name,
         "sender_email": digest.sender_email,
         "sent_vi": format_vi(digest.send_at.astimezone(zone).date()),

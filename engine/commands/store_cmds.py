@@ -499,6 +499,9 @@ def run(
         str, typer.Option("--log-format", help="text | json (one object per line).")
     ] = "text",
     database: DatabaseOpt = None,
+    web: Annotated[
+        str | None, typer.Option("--web", help="Also serve the portal on HOST:PORT.")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     rules: RulesOpt = DEFAULT_RULES,
 ) -> None:
@@ -523,6 +526,13 @@ def run(
         os.environ["HANCHOT_DATABASE_URL"] = database
 
     daemon.setup_logging(fmt=log_format)
+    if web is not None:
+        from engine.commands.web_cmds import run_with_web
+
+        if once:
+            raise InputError(_("--web is not for --once"))
+        run_with_web(config, rules, web, now, http=listen, standby=standby)
+        return
     if once:
         # Exit codes (SPEC §5.1): 0 all due mail sent, 3 some deferred (server down,
         # stopped by a signal, a message that could not be built), 4 some failed for

@@ -23,6 +23,20 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``web:`` of settings.yaml: the portal (issue 8)."""
+
+    #: Public address of the portal, put in front of every mailed link; None: no links.
+    base_url: str | None = None
+    #: Days a mailed action link stays valid.
+    token_days: int = 90
+    #: Largest attachment accepted, in bytes.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    #: Who approves extensions: the focal point (role ``admin``) or role ``director``.
+    extension_approver: str = "admin"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     timezone: str = "Asia/Ho_Chi_Minh"
     send_time: time = time(8, 0)
@@ -33,6 +47,9 @@ class Settings:
     admin_email: str | None = None
     mail_dir: str = "var/mail"
     horizon_years: int = 1  # materialise deadlines up to the end of next year
+    #: Where hanchot keeps its files (signing key, attachments).
+    data_dir: str = "var"
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.core.calendar import FIRST_YEAR, LAST_YEAR, WorkingCalendar
-from engine.core.config import Config, Settings, SmtpSettings
+from engine.core.config import Config, Settings, SmtpSettings, WebSettings
 from engine.core.escalation import BASE_AUDIENCES, Policy, Stage, parse_at
 from engine.core.periods import MONTHS_IN
 from engine.core.rules import (
@@ -287,6 +287,17 @@ def _mapping_or_problem(c: _Collector, file: str, data: Any, what: str) -> LineD
 
 
 # =============================================================== settings
+def _web_settings(m) -> WebSettings:
+    if m is None:
+        return WebSettings()
+    return WebSettings(
+        base_url=m.base_url.rstrip("/") if m.base_url else None,
+        token_days=m.token_days,
+        max_upload_bytes=int(m.max_upload_mb * 1024 * 1024),
+        extension_approver=m.extension_approver,
+    )
+
+
 def _load_settings(c: _Collector, path: Path, env: Mapping[str, str]) -> Settings:
     name = str(path)
     settings = Settings()
@@ -331,6 +342,8 @@ def _load_settings(c: _Collector, path: Path, env: Mapping[str, str]) -> Setting
                     admin_email=m.admin_email,
                     mail_dir=m.mail_dir,
                     horizon_years=m.horizon_years,
+                    data_dir=m.data_dir,
+                    web=_web_settings(m.web),
                 )
     from dataclasses import replace
 

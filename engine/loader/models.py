@@ -565,6 +565,13 @@ class SenderModel(Model):
     email: Email = "nhachan@example.gov.vn"
 
 
+class WebModel(Model):
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] | None = None
+    token_days: int = Field(90, ge=1, le=3650)
+    max_upload_mb: float = Field(10, gt=0, le=1024)
+    extension_approver: Literal["admin", "director"] = "admin"
+
+
 class SettingsFile(Model):
     timezone: Annotated[str, PlainValidator(_parser(_timezone))] = "Asia/Ho_Chi_Minh"
     send_time: Annotated[time, PlainValidator(_parser(_send_time))] = time(8, 0)
@@ -574,3 +581,5 @@ class SettingsFile(Model):
     admin_email: Email | None = None
     mail_dir: str = "var/mail"
     horizon_years: int = Field(1, ge=0, le=10)
+    data_dir: str = "var"
+    web: WebModel | None = None

@@ -171,9 +171,11 @@ def dispatch(
     *,
     should_stop: Callable[[], bool] = lambda: False,
     stuck_after: timedelta = timedelta(minutes=15),
+    links: Callable | None = None,
 ) -> DispatchReport:
     """Run one cycle as of ``now`` (see the module docstring). Raises ValueError for a
-    naive ``now``; send failures are recorded in the outbox, never raised."""
+    naive ``now``; send failures are recorded in the outbox, never raised. ``links``
+    (:func:`engine.web.links.link_maker`) gives each item its signed portal links."""
     now = require_aware(now)
     report = DispatchReport()
     with sessions() as s, s.begin():
@@ -182,7 +184,9 @@ def dispatch(
         groups = _due_groups(s, now, report)
     with _owner(sessions) as owner:
         if groups:
-            _send_groups(config, sessions, transports, now, groups, report, should_stop, owner)
+            _send_groups(
+                config, sessions, transports, now, groups, report, should_stop, owner, links
+            )
         if config.settings.admin_email and not should_stop():
             with sessions() as s, s.begin():
                 summary = _queue_failure_summary(s, config, now)
@@ -436,7 +440,9 @@ def _finish(sessions: SessionFactory, token: str, rows, **values) -> None:
         )
 
 
-def _send_groups(config, sessions, transports, now, groups, report, should_stop, owner) -> None:
+def _send_groups(
+    config, sessions, transports, now, groups, report, should_stop, owner, links=None
+) -> None:
     from notifications.render import render
 
     tz = config.settings.timezone
@@ -478,7 +484,7 @@ def _send_groups(config, sessions, transports, now, groups, report, should_stop,
                 if rows[0].deadline_id is None:
                     msg = _summary_message(config, sessions, rows[0], mid, now)
                 else:
-                    msg = render(_digest(config, g, rows, mid, now), tz=tz)
+                    msg = render(_digest(config, g, rows, mid, now, links), tz=tz)
             except Exception as e:
                 # A defect of hanchot or of its configuration (a unit name with a line
                 # break that bypassed check...), not the recipient's: keep the rows,
@@ -610,7 +616,7 @@ def _defer(sessions, groups: list[_Group], now, report, why: str) -> None:
     report.deferred += len(rows)
 
 
-def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
+def _digest(config: Config, g: _Group, rows, mid: str, now: datetime, links=None):
     from notifications.model import Digest, DigestItem
 
     s = config.settings
@@ -647,6 +653,7 @@ def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
                 coordinating_names=tuple(name(c) for c in r.d_coordinating or ()),
                 output=rule.output if rule else None,
                 basis=rule.basis if rule else None,
+                links=tuple(links(g.recipient, r.deadline_id, r.d_lead).items()) if links else (),
             )
         )
     return Digest(
@@ -658,6 +665,7 @@ def _digest(config: Config, g: _Group, rows, mid: str, now: datetime):
         sender_name=s.sender_name,
         sender_email=s.sender_email,
         focal_point=focal_point(directory, g.recipient),
+        list_link=links(g.recipient, None, None).get("list") if links else None,
     )
 
 

@@ -310,6 +310,7 @@ def _materialise(
         deadlines.c.coordinating,
         deadlines.c.status,
         deadlines.c.materialised_through,
+        deadlines.c.original_due,
     )
     if only is not None:
         query = query.where(deadlines.c.rule_id.in_(sorted(only)))
@@ -351,7 +352,9 @@ def _materialise(
             )
             continue
         if row.status not in (OPEN, CANCELLED):
-            continue  # done or waived: closed for good
+            continue  # done, waived or reported: not the rule's to change
+        if row.original_due is not None:
+            values["due"] = row.due  # an approved extension moved it (portal)
         old = {k: getattr(row, k) for k in TRACKED}
         changed = {k: v for k, v in values.items() if old[k] != v}
         if not changed and row.status == OPEN:

@@ -147,6 +147,24 @@ def message_id(row_ids: Iterable[int]) -> str:
     return f"<{hashlib.sha256(text.encode()).hexdigest()[:32]}@hanchot>"
 
 
+def _acknowledged(session: Session, deadline_ids: list[int]) -> set[tuple[int, str]]:
+    """(deadline id, address) of every acknowledgement among these deadlines."""
+    from engine.store.portal_tables import acknowledgements as ack
+
+    if not deadline_ids:
+        return set()
+    out: set[tuple[int, str]] = set()
+    for i in range(0, len(deadline_ids), 500):
+        chunk = deadline_ids[i : i + 500]
+        out.update(
+            (r.deadline_id, r.recipient.lower())
+            for r in session.execute(
+                sa.select(ack.c.deadline_id, ack.c.recipient).where(ack.c.deadline_id.in_(chunk))
+            )
+        )
+    return out
+
+
 def materialise_due(session: Session, config: Config, now: datetime) -> tuple[int, int]:
     """Create the outbox rows of every open deadline whose ``next_send_at <= now``.
 
@@ -167,6 +185,7 @@ def materialise_due(session: Session, config: Config, now: datetime) -> tuple[in
         ).where(deadlines.c.next_send_at <= now, deadlines.c.status == OPEN)
     ).all()
     n_pending = n_superseded = 0
+    acked = _acknowledged(session, [d.id for d in rows])
     for d in rows:
         rule = rules.get(d.rule_id)
         policy = config.policies.get(rule.escalation) if rule is not None else None
@@ -184,9 +203,12 @@ def materialise_due(session: Session, config: Config, now: datetime) -> tuple[in
             for inst in new:
                 state = PENDING if inst.at == latest else SUPERSEDED
                 for r in stage_recipients(config.directory, inst.stage, d.lead, d.coordinating):
+                    if not inst.stage.is_late and (d.id, r.email.lower()) in acked:
+                        continue  # "Đã tiếp nhận": no more reminders before the due date
                     out.append(
                         {
                             "deadline_id": d.id,
+                            "due": d.due,
                             "stage": inst.stage.at,
                             "repeat": inst.repeat,
                             "recipient": r.email,

@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 
 #: Deadline states. ``cancelled``: the rule or the occurrence no longer exists.
 OPEN, DONE, WAIVED, CANCELLED = "open", "done", "waived", "cancelled"
+#: The unit reported completion in the portal; the focal point has not confirmed yet.
+REPORTED = "reported"
 CLOSED_BY_USER = (DONE, WAIVED)
 
 #: Outbox states. ``sending`` is a claim held by one process while it sends.
@@ -68,7 +70,12 @@ class DeadlineRow(SQLModel, table=True):
     """One (rule, key) occurrence and where it stands."""
 
     __tablename__ = "deadlines"
-    __table_args__ = (sa.UniqueConstraint("rule_id", "key", name="uq_deadlines_rule_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("rule_id", "key", name="uq_deadlines_rule_key"),
+        # The portal's lists and reports select by status and due date.
+        sa.Index("ix_deadlines_status_due", "status", "due"),
+        sa.Index("ix_deadlines_due", "due"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(max_length=200)
@@ -88,15 +95,23 @@ class DeadlineRow(SQLModel, table=True):
     next_send_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     #: Stage instances at or before this instant are already in the outbox.
     materialised_through: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The due date the rule gives, kept once an approved extension moved ``due``.
+    original_due: date | None = None
+    #: When the unit reported completion (on time or late is judged by this instant).
+    reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxRow(SQLModel, table=True):
-    """One (deadline, stage, repeat, recipient) mail, at most once."""
+    """One (deadline, due date, stage, repeat, recipient) mail, at most once.
+
+    The due date is part of the key so that an approved extension (portal) gives the
+    deadline a new ladder whose stages are mailed again for the new date.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         sa.UniqueConstraint(
-            "deadline_id", "stage", "repeat", "recipient", name="uq_outbox_instance"
+            "deadline_id", "due", "stage", "repeat", "recipient", name="uq_outbox_instance"
         ),
         # Failure summaries have no deadline; NULLs never collide in a unique key.
         sa.Index(
@@ -113,6 +128,8 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     deadline_id: int | None = Field(default=None, foreign_key="deadlines.id")
+    #: The deadline's due date this ladder instance was computed from.
+    due: date | None = None
     stage: str = Field(max_length=100)
     repeat: int = 0
     recipient: str = Field(max_length=320)
@@ -169,3 +186,6 @@ outbox = OutboxRow.__table__
 audit = AuditRow.__table__
 meta = MetaRow.__table__
 metadata = SQLModel.metadata
+
+# The portal's tables live on the same metadata (migration 0004_portal).
+from engine.store import portal_tables as _portal_tables  # noqa: E402,F401

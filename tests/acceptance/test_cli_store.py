@@ -255,7 +255,8 @@ def test_mail_names_the_focal_point_except_to_itself(site):
     other = by_rcpt["thanhtra@example.gov.vn"].get_body(("plain",)).get_content()
     assert "báo Văn phòng Sở" not in own
     assert "Khi hoàn thành, ghi nhận bằng lệnh:" in own
-    assert "đề nghị báo Văn phòng Sở ghi nhận bằng lệnh:" in other
+    assert "đề nghị báo Văn phòng Sở (mã việc: bao-cao-6-thang/once)." in other
+    assert "hanchot done" not in other  # issue 8.2: no command in front of an official
 
 
 def test_mail_dates_are_local(site):

@@ -88,7 +88,8 @@ def test_the_focal_point_is_named_except_to_itself(tmp_path, smtp_server):
     (other,) = to(smtp_server, "qlcn@example.gov.vn")
     assert "báo Văn phòng Sở" not in text_body(own)
     assert "Khi hoàn thành, ghi nhận bằng lệnh:" in text_body(own)
-    assert "đề nghị báo Văn phòng Sở ghi nhận bằng lệnh:" in text_body(other)
+    assert "đề nghị báo Văn phòng Sở (mã việc: bao-cao-6-thang/once)." in text_body(other)
+    assert "hanchot done" not in text_body(other)
 
 
 # ------------------------------------------------------------------ issue 12.2

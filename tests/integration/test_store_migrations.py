@@ -107,3 +107,43 @@ def test_a_database_at_head_is_not_handed_to_alembic(tmp_path, monkeypatch):
     db.downgrade(engine, script.get_revision(db.head_revision()).down_revision)
     db.migrate(engine)  # one behind: Alembic upgrades it
     assert len(calls) == 1
+
+
+def test_portal_revision_keeps_outbox_rows_and_their_due_date(tmp_path):
+    """0004_portal puts the due date into the outbox key; rows sent before the upgrade
+    take their deadline's due date, so they are not mailed again."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate(engine, "0002")
+    now = datetime(2022, 7, 22, 1, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO deadlines (rule_id, key, title, due, lead, coordinating, status, "
+                "created_at, updated_at) VALUES ('r', 'once', 'T', '2022-07-29', 'qlcn', "
+                "'[]', 'open', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO outbox (deadline_id, stage, repeat, recipient, send_at, state, "
+                "attempts, next_attempt_at, created_at, updated_at) VALUES (1, 'due', 0, "
+                "'a@x.vn', :now, 'sent', 1, :now, :now, :now)"
+            ),
+            {"now": now},
+        )
+    db.migrate(engine)
+    from engine.store.tables import outbox
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(outbox.c.due, outbox.c.state)).one()
+    assert row.due == date(2022, 7, 29) and row.state == "sent"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO outbox (deadline_id, due, stage, repeat, recipient, send_at, state, "
+                "attempts, next_attempt_at, created_at, updated_at) VALUES (1, '2022-07-29', "
+                "'due', 0, 'a@x.vn', :now, 'pending', 0, :now, :now, :now)"
+            ),
+            {"now": now},
+        )

@@ -127,8 +127,10 @@ def bodies(d: Digest) -> tuple[str, str]:
 
 def test_the_focal_point_is_named_to_others():
     text, html = bodies(digest(name="Phòng Quản lý Công nghiệp", focal_point="Văn phòng Sở"))
-    assert "đề nghị báo Văn phòng Sở ghi nhận bằng lệnh:" in text
-    assert "Đề nghị báo Văn phòng Sở ghi nhận bằng lệnh:" in html
+    # Issue 8.2: no command in front of an official; the focal point and the reference.
+    assert "đề nghị báo Văn phòng Sở (mã việc: r/k)." in text
+    assert "đề nghị báo Văn phòng Sở (mã việc: <code>r/k</code>)." in html
+    assert "hanchot done" not in text and "hanchot done" not in html
 
 
 def test_the_focal_point_is_not_asked_to_report_to_itself():
