@@ -385,6 +385,23 @@ class Daemon:
             if self.health is not None:
                 self.health.record_check(_one_line(e))
             return
+        if self.health is not None:
+            self.health.record_check(None)
+
+    def _check_lock(self) -> None:
+        """A database restart drops the PostgreSQL lock: take it again, or stop when a
+        standby has taken over in the meantime (systemd restarts us as the standby)."""
+        if self._lock is None:
+            return
+        held = self._lock.still_held()
+        if held is False:
+            log.error(_("another hanchot daemon took the lock over; stopping this one"))
+            self.lost_lock = True
+            self.stopping.set()
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+        elif held is None:
+            raise StoreError(_("the database does not answer (lock check)"))
 
     def _reload_if_changed(self, now: datetime) -> None:
         sig = files_signature(self.config_dir, self.rules_dir)

@@ -37,7 +37,9 @@ def site(tmp_path: Path) -> Path:
 
 
 def hanchot(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     environ.update({"HANCHOT_LANG": "en", "COLUMNS": "200", "PYTHONPATH": str(ROOT)})
     environ.update(env or {})
     return subprocess.run(

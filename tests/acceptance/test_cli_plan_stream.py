@@ -18,7 +18,9 @@ EVENTS = ["--events", str(REPO / "tests" / "golden" / "events-2022.yaml")]
 
 
 def hanchot(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     env["HANCHOT_LANG"] = "en"
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", *args],

@@ -65,7 +65,9 @@ def site(tmp_path: Path) -> Path:
 
 
 def hanchot(site: Path, *args: str):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     environ["HANCHOT_LANG"] = "en"
     return subprocess.run(
         [sys.executable, "-c", "from engine.cli import main; main()", *args],

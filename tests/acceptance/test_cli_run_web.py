@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def env() -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"}
     e.update(HANCHOT_LANG="en", HANCHOT_POLL_SECONDS="0.5")
     return e
 

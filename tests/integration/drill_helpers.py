@@ -156,7 +156,9 @@ def write_site(
 
 
 def hanchot_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     env.update(HANCHOT_POLL_SECONDS="0.5", HANCHOT_RETRY_MAX_SECONDS="2")
     env.update(extra)
     return env

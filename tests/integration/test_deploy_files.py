@@ -153,7 +153,9 @@ def mapped(text: str, paths: dict[str, str]) -> str:
 
 
 def unit_env(unit, paths) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     for k, v in unit["Service"]:
         if k == "Environment":
             for item in shlex.split(v):

@@ -219,7 +219,9 @@ rules:
 def hanchot(site: Path, *args: str):
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     env["HANCHOT_LANG"] = "en"
     return subprocess.run(
         [sys.executable, "-c", "from engine.cli import main; main()", *args],

@@ -64,7 +64,7 @@ SHOTS = ROOT / "docs" / "img"
 
 
 def env() -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"}
     e["HANCHOT_LANG"] = "en"
     e["HANCHOT_SECRET_KEY"] = "browser-test-secret-" * 3
     return e

@@ -72,7 +72,7 @@ def make_site(tmp_path: Path, port: int, *, admin: bool = False) -> Path:
 
 
 def env() -> dict:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"}
     e["HANCHOT_LANG"] = "en"
     return e
 

@@ -175,7 +175,9 @@ def test_concurrent_run_once_on_a_fresh_database(tmp_path, pg_engine, pg_url):
     shutil.copytree(root / "rules", site / "rules")
     assert sa.inspect(pg_engine).get_table_names() == []  # fresh: nothing migrated yet
     # English: the count is read from the "N messages sent" line below.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("HANCHOT_") or k == "HANCHOT_LANG"
+    }
     env.update(HANCHOT_DATABASE_URL=pg_url, HANCHOT_LANG="en", PYTHONPATH=str(root))
     cmd = [sys.executable, "-c", "from engine.cli import main; main()", "run", "--once"]
     # 22/07/2022 08:00: reminders of the 6-month report due 29/07/2022 (5 working days
