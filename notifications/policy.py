@@ -46,8 +46,8 @@ class _CachedHeaderRegistry(HeaderRegistry):
 
 
 def header_text(text: str) -> str:
-    """``text`` made fit for a header: control characters (C0, C1, DEL) and line or
-    paragraph separators become spaces, unpaired surrogates U+FFFD, runs of spaces
+    """``text`` made fit for a header: control characters (C0, C1, DEL), line or
+    paragraph separators and every other white space become spaces, unpaired surrogates U+FFFD, runs of spaces
     one space, and the ends are stripped of every kind of white space (a trailing
     no-break space would be dropped by a reader's parser anyway). The result never
     contains a line break."""
@@ -56,7 +56,9 @@ def header_text(text: str) -> str:
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
-        if cat in ("Cc", "Zl", "Zp"):
+        if cat in ("Cc", "Zl", "Zp") or ch.isspace():
+            # Every white space (U+00A0 too) is a plain space: readers' parsers fold
+            # runs of white space in a display name into one space anyway.
             out.append(" ")
         elif cat == "Cs":
             out.append("\ufffd")

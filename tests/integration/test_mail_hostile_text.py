@@ -42,7 +42,9 @@ HEADERS = sorted(
 
 
 def intended(text: str) -> str:
-    out = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    out = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c.isspace() else c for c in text
+    )
     # Ends lose every kind of white space, U+00A0 included (email's parser drops it).
     return re.sub(" {2,}", " ", out).strip()
 
