@@ -47,10 +47,9 @@ class _CachedHeaderRegistry(HeaderRegistry):
 
 def header_text(text: str) -> str:
     """``text`` made fit for a header: control characters (C0, C1, DEL), line or
-    paragraph separators and every other white space become spaces, unpaired surrogates U+FFFD, runs of spaces
-    one space, and the ends are stripped of every kind of white space (a trailing
-    no-break space would be dropped by a reader's parser anyway). The result never
-    contains a line break."""
+    paragraph separators and every other white space become spaces, unpaired
+    surrogates U+FFFD, runs of spaces one space, and the ends are stripped. The
+    result never contains a line break."""
     if text.isascii() and text.isprintable() and "  " not in text and text == text.strip():
         return text
     out = []
