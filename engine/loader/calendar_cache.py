@@ -30,11 +30,10 @@ from datetime import date
 from pathlib import Path
 
 from engine.core.calendar import DayEntry, HolidaySource, YearData, vietnam_year
+from engine.files import private_dir
 
 #: Bump when the file layout or the meaning of its fields changes.
 FORMAT = 1
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 _CORE = Path(__file__).resolve().parents[1] / "core"
 
@@ -144,26 +143,10 @@ def _decode(text: str, year: int, key: str) -> YearData | None:
     return YearData(days_off, make_up, entries)
 
 
-def _private_dirs(path: Path) -> None:
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            continue
-        os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
-
-
 def _write(path: Path, text: str) -> None:
     import tempfile
 
-    _private_dirs(path.parent)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import DatabaseFault, DiskFull, StoreError
+from engine.files import DIR_MODE, FILE_MODE, private_dir  # noqa: F401 (re-exported)
 from engine.i18n import _
 
 _log = logging.getLogger("hanchot.lock")
@@ -78,28 +79,6 @@ def mask_url(url: str) -> str:
     except Exception:  # noqa: BLE001 - any unparsable URL: mask by hand
         masked = _PASSWORD_IN_URL.sub(r"\g<head>***", url)
         return masked if masked != url else _PASSWORD_NO_SCHEME.sub(r"\g<head>***", url)
-
-
-#: Permissions of hanchot's files: the database holds who did what and mail addresses.
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) readable by this user only (0700)."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            continue
-        os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
 
 
 def private_file(path: Path) -> None:
