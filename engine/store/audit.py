@@ -71,3 +71,31 @@ def log_change(
             os_user=os_login or os_user(),
         )
     )
+
+
+def log_changes(session: Session, entries: list[dict[str, Any]], chunk: int = 5000) -> None:
+    """Append many entries in one executemany per ``chunk`` (bulk materialisation and
+    imports). Each entry holds :func:`log_change`'s keyword arguments; ``old`` and
+    ``new`` are made JSON-able, ``os_user`` defaults to :func:`os_user`."""
+    me = os_user()
+    rows = []
+    for e in entries:
+        row = {
+            "at": e["at"],
+            "actor": e["actor"],
+            "action": e["action"],
+            "entity": e["entity"],
+            "entity_id": e.get("entity_id"),
+            "rule_id": e.get("rule_id"),
+            "key": e.get("key"),
+            "old": jsonable(e.get("old")),
+            "new": jsonable(e.get("new")),
+            "reason": e.get("reason"),
+            "os_user": e.get("os_login") or me,
+        }
+        rows.append(row)
+        if len(rows) >= chunk:
+            session.execute(audit.insert(), rows)
+            rows = []
+    if rows:
+        session.execute(audit.insert(), rows)
