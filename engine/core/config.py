@@ -34,6 +34,9 @@ class WebSettings:
     max_upload_bytes: int = 10 * 1024 * 1024
     #: Who approves extensions: the focal point (role ``admin``) or role ``director``.
     extension_approver: str = "admin"
+    #: Default completion policy of every rule without ``completion:`` (``direct`` or
+    #: ``confirm``); ``None``: direct only when the lead is the focal point itself.
+    completion: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

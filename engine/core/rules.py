@@ -142,6 +142,10 @@ class Rule:
     basis: str | None = None
     output: str | None = None
     escalation: str = "default"
+    #: ``direct`` (a report closes the deadline at once), ``confirm`` (the focal point
+    #: confirms it) or ``None``: the deployment's ``web.completion``, else direct only
+    #: when the lead is the focal point itself.
+    completion: str | None = None
     file: str | None = None
     line: int | None = None
 

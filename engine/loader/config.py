@@ -295,6 +295,7 @@ def _web_settings(m) -> WebSettings:
         token_days=m.token_days,
         max_upload_bytes=int(m.max_upload_mb * 1024 * 1024),
         extension_approver=m.extension_approver,
+        completion=m.completion,
     )
 
 
@@ -929,6 +930,7 @@ def _build_rules(
                 basis=m.basis,
                 output=m.output,
                 escalation=m.escalation,
+                completion=m.completion,
                 file=file,
                 line=line,
             )

@@ -490,6 +490,12 @@ class RuleModel(Model):
     lead: str = Field(description="unit or group id: đơn vị chủ trì")
     coordinating: Ids = Field((), description="unit or group ids: đơn vị phối hợp")
     escalation: str = "default"
+    completion: Literal["direct", "confirm"] | None = Field(
+        None,
+        description="a portal report closes the deadline at once (direct) or waits for the "
+        "focal point (confirm); default: settings web.completion, else confirm unless the "
+        "lead is the focal point",
+    )
     due: Due
 
     @field_validator("id", mode="before")
@@ -570,6 +576,7 @@ class WebModel(Model):
     token_days: int = Field(90, ge=1, le=3650)
     max_upload_mb: float = Field(10, gt=0, le=1024)
     extension_approver: Literal["admin", "director"] = "admin"
+    completion: Literal["direct", "confirm"] | None = None
 
 
 class SettingsFile(Model):

@@ -129,11 +129,28 @@ def can_decide_extension(config: Config, who: Person) -> bool:
     return who.is_admin if approver == ADMIN else (who.is_director or who.is_admin)
 
 
-def completion_policy(config: Config, row) -> str:
-    """``direct`` when the lead is the focal point itself, else ``confirm`` (issue 8.3)."""
+DIRECT, CONFIRM = "direct", "confirm"
+
+
+def completion_policy(config: Config, row, who: Person | None = None) -> str:
+    """What a completion report of deadline ``row`` does (issue 8.3): ``direct`` closes
+    it as done at once, ``confirm`` waits for the focal point.
+
+    The first that says: the focal point reporting itself (``who.is_admin``: nobody
+    else would confirm) → ``direct``; the rule's ``completion:``; ``web.completion``
+    of settings.yaml; else ``direct`` when the lead is the focal point itself and
+    ``confirm`` otherwise.
+    """
+    if who is not None and who.is_admin:
+        return DIRECT
+    rule = next((r for r in config.rules if r.id == row.rule_id), None)
+    if rule is not None and rule.completion is not None:
+        return rule.completion
+    if config.settings.web.completion is not None:
+        return config.settings.web.completion
     admin = role_units(config.directory, ADMIN)
     lead = lead_units(config.directory, row)
-    return "direct" if admin and lead <= admin else "confirm"
+    return DIRECT if admin and lead <= admin else CONFIRM
 
 
 # ------------------------------------------------------------------ typed text
@@ -365,7 +382,7 @@ def report_completion(
     if not doc_number.strip() and not note.strip() and not uploads:
         raise InputError(_("give the document number, a note or a file as evidence"))
     stored = [store_attachment(data_dir, u, config.settings.web.max_upload_bytes) for u in uploads]
-    policy = "direct" if who.is_admin else completion_policy(config, row)
+    policy = completion_policy(config, row, who)
     res = session.execute(
         reports.insert().values(
             deadline_id=row.id,

@@ -176,6 +176,7 @@ def create_app(
             "acks": views.acks_of(s, row.id),
             "pending_ext": po.pending_extension(s, row.id),
             "can_report": row.status == "open" and po.can_report(config.directory, who, row),
+            "completion": po.completion_policy(config, row, who),
             "can_decide": po.can_decide_extension(config, who),
             "is_admin": who.is_admin,
             "acked": who.email in po.acknowledged_by(s, row.id),
