@@ -86,6 +86,13 @@ notices = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    # Retried like digests (migration 0005_portal_notices): failed tries so far, the
+    # earliest next try (NULL: at once), when a process claimed it (``sending``), and
+    # the failure summary that reported it.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("reported_in", sa.Integer),
     sa.Index("ix_notices_state", "state"),
 )
 
