@@ -40,6 +40,7 @@ from engine.store.dispatch import (
     next_wake,
     transport_factory,
 )
+from engine.store.heartbeat import record_daemon_seen
 from engine.store.materialise import materialise
 from engine.store.notices import send_notices
 from engine.store.tables import events
@@ -130,6 +131,7 @@ def run_once(
             )
             if not stopped:
                 send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
+                record_daemon_seen(sessions, now)  # hanchot web's /healthz reads it
         finally:
             engine.dispose()
     finally:
@@ -377,6 +379,7 @@ class Daemon:
                 self._materialise(now, _("deadlines after a failed check: {report}"))
             self._dirty = False
             self._schedule(now)
+            record_daemon_seen(self.sessions, now)  # hanchot web's /healthz reads it
         except Exception as e:
             # The database went away...: whatever this check was to do (a reload's
             # materialisation) is redone by the next one that gets through.

@@ -379,3 +379,154 @@ def _make_handler(health: Health):
 
 def _json(body: dict) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+# ------------------------------------------------------------------ the web process
+from engine.store.heartbeat import (  # noqa: E402  (re-exported for the web process)
+    DAEMON_RECENT_SECONDS,
+    read_daemon_seen,
+)
+
+
+class PortalHealth(Health):
+    """``/healthz`` and ``/metrics`` of ``hanchot web`` (the portal's own process).
+
+    ``/healthz``: 200 when the database answers (the configuration is loaded before
+    the app exists), else 503 with the reasons; either way ``"daemon"`` says when a
+    daemon (or ``run --once``) last finished a pass, read from the database, and
+    whether that is within :data:`DAEMON_RECENT_SECONDS` — the portal works without a
+    daemon, but its notices (sign-in links) wait for one. ``/metrics``: the database
+    figures of ``hanchot run --http`` (no counters: this process sends nothing),
+    ``hanchot_notices{state}`` and ``hanchot_daemon_last_seen_timestamp_seconds``;
+    no address, name or title.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        url: str,
+        *,
+        db_interval: float = 10.0,
+        recent_seconds: float = DAEMON_RECENT_SECONDS,
+    ) -> None:
+        super().__init__(clock, db_interval=db_interval)
+        self.recent_seconds = recent_seconds
+        self.set_config(True)
+        self.set_role("portal")
+        self.attach(url)
+        self.portal_registry = CollectorRegistry()
+        self.portal_registry.register(_DbCollector(self))
+        self.portal_registry.register(_PortalCollector(self))
+        self._portal: tuple[float, dict[str, int], datetime | None] | None = None
+
+    def portal_figures(self, mono: float) -> tuple[dict[str, int], datetime | None] | None:
+        """(notices by state, daemon last seen), cached ``db_interval`` seconds."""
+        from sqlalchemy.orm import Session
+
+        from engine.store.portal_tables import notices
+
+        with self._lock:
+            engine, cached = self._engine, self._portal
+        if cached is not None and mono - cached[0] < self.db_interval:
+            return cached[1], cached[2]
+        if engine is None:
+            return None
+        try:
+            with Session(engine) as s:
+                by_state = dict(
+                    s.execute(
+                        sa.select(notices.c.state, sa.func.count()).group_by(notices.c.state)
+                    ).all()
+                )
+                seen = read_daemon_seen(s)
+        except Exception as e:
+            log.debug("metrics: cannot read the database: %s", e)
+            return None
+        with self._lock:
+            self._portal = (mono, by_state, seen)
+        return by_state, seen
+
+    def daemon(self) -> dict:
+        """``{"last_seen": ISO or None, "seconds_ago": int or None, "recent": bool}``."""
+        from sqlalchemy.orm import Session
+
+        with self._lock:
+            engine = self._engine
+        seen = None
+        if engine is not None:
+            try:  # read afresh (one primary-key look-up): a probe wants the present
+                with Session(engine) as s:
+                    seen = read_daemon_seen(s)
+            except Exception as e:  # the reasons already say the database is down
+                log.debug("healthz: cannot read the daemon's last pass: %s", e)
+        if seen is None:
+            return {"last_seen": None, "seconds_ago": None, "recent": False}
+        ago = (self.clock() - seen).total_seconds()
+        return {
+            "last_seen": seen.isoformat(),
+            "seconds_ago": int(ago),
+            "recent": ago <= self.recent_seconds,
+        }
+
+    def status(self) -> tuple[int, dict]:
+        code, body = super().status()
+        body["daemon"] = self.daemon()
+        return code, body
+
+    def metrics(self) -> bytes:
+        return generate_latest(self.portal_registry)
+
+
+class _PortalCollector:
+    """The portal's own gauges: notices by state, the daemon's last pass."""
+
+    def __init__(self, health: PortalHealth) -> None:
+        self.health = health
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        import time
+
+        got = self.health.portal_figures(time.monotonic())
+        if got is None:
+            return
+        by_state, seen = got
+        n = GaugeMetricFamily(
+            "hanchot_notices", "Portal notices (sign-in links, reports) by state.", labels=["state"]
+        )
+        for state in ("pending", "sending", "sent", "failed"):
+            n.add_metric([state], by_state.get(state, 0))
+        yield n
+        if seen is not None:
+            g = GaugeMetricFamily(
+                "hanchot_daemon_last_seen_timestamp_seconds",
+                "When a daemon or run --once last finished a pass (Unix time).",
+            )
+            g.add_metric([], seen.timestamp())
+            yield g
+
+
+def add_health_routes(app, health: Health) -> None:
+    """``GET /healthz`` and ``GET /metrics`` on a Starlette app (no session needed)."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    # Both ask the database: in a worker thread, never blocking the portal's loop.
+    async def healthz(request) -> Response:
+        code, body = await run_in_threadpool(health.status)
+        return Response(
+            _json(body),
+            status_code=code,
+            media_type="application/json; charset=utf-8",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def metrics(request) -> Response:
+        data = await run_in_threadpool(health.metrics)
+        return Response(data, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    app.router.routes.append(Route("/healthz", healthz))
+    app.router.routes.append(Route("/metrics", metrics))

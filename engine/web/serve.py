@@ -33,6 +33,11 @@ def build(
     signer = Signer(secret_key(data_dir, env), max_age=timedelta(days=cfg.settings.web.token_days))
     app = create_app(cfg, sessions, signer=signer, clock=clock, data_dir=data_dir)
     add_overview(app, cfg, sessions, clock)
+    from engine.health import PortalHealth, add_health_routes
+
+    health = PortalHealth(clock, cfg.settings.database)
+    add_health_routes(app, health)  # /healthz, /metrics: no sign-in, no personal data
+    app.state.health = health
     app.state.config = cfg
     app.state.signer = signer
     app.state.sessions = sessions

@@ -84,6 +84,10 @@ def test_run_with_web_serves_the_portal_and_mails_its_notices(tmp_path):
         link = re.search(rf"{base}/dang-nhap/\S+", msg.get_content()).group(0)
         assert httpx.get(link).status_code == 303  # signs in, once
         assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
+        # The portal's /healthz sees the daemon's periodic checks (every 0.5 s here).
+        health = httpx.get(base + "/healthz")
+        assert health.status_code == 200 and health.json()["daemon"]["recent"] is True
+        assert 0 <= health.json()["daemon"]["seconds_ago"] < 60
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
