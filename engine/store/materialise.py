@@ -294,6 +294,8 @@ def _materialise(
     only: set[str] | None,
 ) -> MaterialiseReport:
     """Materialise the rules whose ids are in ``only`` (every rule when None)."""
+    from engine.store.portal_ops import keep_extension  # an approved extension (portal)
+
     s = config.settings
     cal = config.calendar
     chosen = config.rules if only is None else [r for r in config.rules if r.id in only]
@@ -353,8 +355,7 @@ def _materialise(
             continue
         if row.status not in (OPEN, CANCELLED):
             continue  # done, waived or reported: not the rule's to change
-        if row.original_due is not None:
-            values["due"] = row.due  # an approved extension moved it (portal)
+        values["due"] = keep_extension(session, row, occ.due, now=now, actor=actor)
         old = {k: getattr(row, k) for k in TRACKED}
         changed = {k: v for k, v in values.items() if old[k] != v}
         if not changed and row.status == OPEN:

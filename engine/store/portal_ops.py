@@ -672,6 +672,53 @@ def request_extension(
     return ext_id
 
 
+def keep_extension(session: Session, row, plan_due: date, *, now: datetime, actor: str) -> date:
+    """The due date of an existing open (or cancelled) deadline whose rule now gives
+    ``plan_due``; called by :func:`engine.store.materialise.materialise` for each one.
+
+    Without an approved extension (``row.original_due`` is None) that is ``plan_due``.
+    With one, an approved extension is a decision about this deadline, and a changed
+    plan (rule edited, calendar corrected) does not undo it:
+
+    - the due date is the later of the plan's date and the granted date — a plan that
+      moves later than the extension moves the deadline with it; one that moves
+      earlier does not shorten what was granted;
+    - ``original_due`` becomes the plan's current date ("hạn ban đầu" on the deadline
+      page and in ``hanchot report``), with an audit row when it moves.
+
+    The granted date is the newest approved request's (``extensions``), so a plan that
+    moves past it and back again returns to it.
+    """
+    if row.original_due is None:
+        return plan_due
+    granted = session.execute(
+        sa.select(extensions.c.new_due)
+        .where(extensions.c.deadline_id == row.id, extensions.c.state == X_APPROVED)
+        .order_by(extensions.c.decided_at.desc(), extensions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if granted is None:  # extended before requests were kept: the stored due date
+        granted = row.due if row.due > row.original_due else plan_due
+    if row.original_due != plan_due:
+        session.execute(
+            deadlines.update().where(deadlines.c.id == row.id).values(original_due=plan_due)
+        )
+        log_change(
+            session,
+            at=require_aware(now),
+            actor=actor,
+            action="recompute",
+            entity="deadline",
+            entity_id=row.id,
+            rule_id=row.rule_id,
+            key=row.key,
+            old={"original_due": row.original_due},
+            new={"original_due": plan_due},
+            reason="the plan's date changed; the approved extension is kept",
+        )
+    return max(plan_due, granted)
+
+
 def pending_extension(session: Session, deadline_id: int):
     return session.execute(
         sa.select(extensions).where(
@@ -831,6 +878,7 @@ __all__ = [
     "acknowledge",
     "confirm_report",
     "decide_extension",
+    "keep_extension",
     "person",
     "report_completion",
     "request_extension",
