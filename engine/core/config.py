@@ -37,6 +37,9 @@ class WebSettings:
     #: Default completion policy of every rule without ``completion:`` (``direct`` or
     #: ``confirm``); ``None``: direct only when the lead is the focal point itself.
     completion: str | None = None
+    #: Reverse proxies (addresses or CIDR networks) whose ``X-Forwarded-For`` is
+    #: believed for the client address (sign-in rate limit, audit ``from``).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

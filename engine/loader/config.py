@@ -296,6 +296,7 @@ def _web_settings(m) -> WebSettings:
         max_upload_bytes=int(m.max_upload_mb * 1024 * 1024),
         extension_approver=m.extension_approver,
         completion=m.completion,
+        trusted_proxies=tuple(m.trusted_proxies),
     )
 
 

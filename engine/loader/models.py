@@ -571,12 +571,33 @@ class SenderModel(Model):
     email: Email = "nhachan@example.gov.vn"
 
 
+def _ip_network(value: Any) -> str:
+    """An IP address or network of ``web.trusted_proxies`` (``10.0.0.0/8``, ``::1``)."""
+    import ipaddress
+
+    text = str(value).strip()
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InputError(
+            _("{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)").format(
+                value=value
+            )
+        ) from None
+    return text
+
+
 class WebModel(Model):
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] | None = None
     token_days: int = Field(90, ge=1, le=3650)
     max_upload_mb: float = Field(10, gt=0, le=1024)
     extension_approver: Literal["admin", "director"] = "admin"
     completion: Literal["direct", "confirm"] | None = None
+    trusted_proxies: list[Annotated[str, PlainValidator(_parser(_ip_network))]] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For is "
+        "believed for the client address",
+    )
 
 
 class SettingsFile(Model):

@@ -120,8 +120,11 @@ def create_app(
     def message(request: Request, title: str, text: str, status: int = 200) -> HTMLResponse:
         return render(request, "message.html", status=status, title=title, text=text)
 
+    proxies = trusted_networks(config.settings.web.trusted_proxies)
+
     def client(request: Request) -> str | None:
-        return request.client.host if request.client else None
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
     def set_session(resp: Response, email: str, now: datetime) -> None:
         resp.set_cookie(
@@ -563,6 +566,48 @@ def create_app(
     app.state.render = render
     app.state.need_session = need_session
     return app
+
+
+def trusted_networks(entries) -> tuple:
+    """``web.trusted_proxies`` as :mod:`ipaddress` networks (checked by the loader)."""
+    import ipaddress
+
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def client_address(peer: str | None, forwarded: list[str], trusted: tuple) -> str | None:
+    """The address of the client behind the reverse proxies in ``trusted``.
+
+    ``X-Forwarded-For`` is believed only when the connection comes from a trusted
+    proxy, and then read from the right (each proxy appends the address it saw): the
+    first hop that is not a trusted proxy is the client — what a client wrote in the
+    header itself stands to the left of it and is never used. A hop that is not an
+    IP address stops the walk at the last trusted one. Without trusted proxies (the
+    default) the connection's own address, whatever the headers say.
+    """
+    import ipaddress
+
+    def ip(text: str):
+        try:
+            return ipaddress.ip_address(text.strip().strip("[]"))
+        except ValueError:
+            return None
+
+    def is_trusted(addr) -> bool:
+        return any(addr.version == n.version and addr in n for n in trusted)
+
+    here = ip(peer) if peer else None
+    if here is None or not trusted or not is_trusted(here):
+        return peer
+    hops = [h.strip() for line in forwarded for h in line.split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = ip(hop)
+        if addr is None:
+            break
+        here = addr
+        if not is_trusted(addr):
+            return str(addr)
+    return str(here)
 
 
 class _Redirect(Exception):
