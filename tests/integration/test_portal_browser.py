@@ -166,10 +166,10 @@ def browser():
         b.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, full_page: bool = True) -> None:
     if os.environ.get("HANCHOT_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+        page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
 def test_real_http_pages_are_small_and_safe(site):
@@ -490,3 +490,81 @@ def test_a_link_from_a_real_mail_reports_completion_and_the_reminders_stop(site,
         later = [body(m) for m in mails(server)[before:]]
         assert later  # ra-soat-tthc still goes ...
         assert not any("Báo cáo tình hình" in b for b in later)  # ... the closed one not
+
+
+#: What officials really type: a document number with its full issuing-body suffix, a
+#: link to the legal-document database, and a note without spaces (pasted).
+LONG_NUMBER = "1234/QĐ-UBND-KSTTHC-VPUBND-SCT-KH-2022-00000000000000000001"
+LONG_LINK = "https://vbpl.khanhhoa.gov.vn/van-ban/quyet-dinh-1234-qd-ubnd-ngay-20-07-2022"
+PHONE = {"width": 390, "height": 844}
+
+NO_OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def assert_fits(page, what: str) -> None:
+    scroll, inner = page.evaluate(NO_OVERFLOW)
+    assert scroll <= inner, f"{what}: the page is {scroll}px wide in a {inner}px window"
+
+
+def test_every_page_fits_a_390px_phone(site, browser):
+    """No page scrolls sideways on a 390×844 phone, the deadline page included with a
+    long history (three refused extensions, an approved one, a report) and long
+    document numbers; wide tables scroll inside their own box."""
+    tmp, port, server = site
+    reason = f"Chờ ý kiến thẩm định theo văn bản {LONG_NUMBER} ({LONG_LINK})"
+    steps = [("run", "--once", "--now", "2022-07-11T09:00:00+07:00")]
+    for n, day in enumerate(("12", "13", "14"), 1):
+        steps += [
+            ("extension", "request", "ra-soat-tthc", "once", "--to", "2022-08-12")
+            + ("--reason", f"Lần {n}: {reason}", "--by", UNIT)
+            + ("--now", f"2022-07-{day}T09:00:00+07:00"),
+            ("extension", "refuse", "ra-soat-tthc", "once", "--reason", f"Chưa đủ căn cứ: {reason}")
+            + ("--now", f"2022-07-{day}T10:00:00+07:00"),
+        ]
+    steps += [
+        ("extension", "request", "ra-soat-tthc", "once", "--to", "2022-08-12")
+        + ("--reason", reason, "--by", UNIT, "--now", "2022-07-15T09:00:00+07:00"),
+        ("extension", "approve", "ra-soat-tthc", "once", "--now", "2022-07-15T10:00:00+07:00"),
+        ("done", "bao-cao-6-thang", "once", "--evidence", f"{LONG_NUMBER}; {LONG_LINK}")
+        + ("--now", "2022-07-18T10:00:00+07:00"),
+    ]
+    for args in steps:
+        r = hanchot(tmp, *args)
+        assert r.returncode == 0, (args, r.stderr)
+    web = Web(tmp, port, "2022-07-20T09:00:00+07:00")
+    try:
+        ctx = browser.new_context(viewport=PHONE, locale="vi-VN")
+        page = ctx.new_page()
+        page.goto(web.base + "/dang-nhap")
+        assert_fits(page, "/dang-nhap")
+        page.fill("#email", ADMIN)
+        page.click("button[type=submit]")
+        r = hanchot(tmp, "run", "--once", "--now", "2022-07-20T09:05:00+07:00")
+        assert r.returncode == 0, r.stderr
+        page.goto(signin_link(server, ADMIN))
+        assert_fits(page, "/viec")
+        page.click("text=Rà soát, đánh giá thủ tục hành chính năm 2022")
+        text = page.inner_text("main")
+        assert "Lần 3" in text and "(gia hạn; hạn ban đầu Thứ Sáu, 29/07/2022)" in text
+        assert_fits(page, "an open deadline with a long history and every form")
+        # The history is readable without scrolling sideways: stacked, not cut.
+        inner, box = page.eval_on_selector(
+            "#history", "t => [t.scrollWidth, t.parentElement.clientWidth]"
+        )
+        assert inner <= box, f"the history is {inner}px wide in a {box}px box"
+        page.evaluate(
+            "() => window.scrollTo(0, document.getElementById('history')"
+            ".getBoundingClientRect().top + window.scrollY - 70)"
+        )
+        shot(page, "han-lich-su-dien-thoai.png", full_page=False)  # the screen at the history
+        page.goto(web.base + "/viec")
+        page.click("text=Báo cáo tình hình, kết quả kiểm soát TTHC 6 tháng")
+        assert LONG_NUMBER in page.inner_text("main")
+        assert_fits(page, "a closed deadline with a long document number")
+        page.goto(web.base + "/tong-quan?ky=2022-Q3")
+        assert_fits(page, "/tong-quan")
+        page.goto(web.base + "/su-kien")
+        assert_fits(page, "/su-kien")
+        ctx.close()
+    finally:
+        web.stop()
