@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -100,46 +101,49 @@ def send_notices(
         ]
     if not ids:
         return 0
-    transport_cm = transports()
-    try:
-        transport = transport_cm.__enter__()
-    except SendError as e:
-        # Cannot even connect (or log in): nothing was sent, everything waits.
-        log.error(_("mail server unavailable: {error}").format(error=e.message))
-        _defer(sessions, ids, now, e.message)
-        return 0
+    with ExitStack() as stack:
+        try:
+            transport = stack.enter_context(transports())
+        except SendError as e:
+            # Cannot even connect (or log in): nothing was sent, everything waits.
+            log.error(_("mail server unavailable: {error}").format(error=e.message))
+            _defer(sessions, ids, now, e.message)
+            return 0
+        return _send_each(config, sessions, transport, ids, now)
+
+
+def _send_each(config: Config, sessions: SessionFactory, transport, ids, now: datetime) -> int:
     sent = transient_in_a_row = 0
-    with transport_cm:
-        for i, nid in enumerate(ids):
-            if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                _defer(sessions, ids[i:], now, DOWN)
-                break
-            with sessions() as s, s.begin():
-                claimed = s.execute(
-                    notices.update()
-                    .where(notices.c.id == nid, notices.c.state == PENDING)
-                    .values(state=SENDING, claimed_at=now)
-                ).rowcount
-                row = s.execute(sa.select(notices).where(notices.c.id == nid)).one()
-            if not claimed:
-                continue
-            try:
-                transport.send(notice_message(config, row, now))
-            except SendError as e:
-                if e.retryable:
-                    transient_in_a_row += 1
-                    _retry_later(sessions, row, now, e.message)
-                else:
-                    _fail(sessions, row, now, e.message)
-                continue
-            transient_in_a_row = 0
-            with sessions() as s, s.begin():
-                s.execute(
-                    notices.update()
-                    .where(notices.c.id == nid)
-                    .values(state=SENT, sent_at=now, claimed_at=None)
-                )
-            sent += 1
+    for i, nid in enumerate(ids):
+        if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+            _defer(sessions, ids[i:], now, DOWN)
+            break
+        with sessions() as s, s.begin():
+            claimed = s.execute(
+                notices.update()
+                .where(notices.c.id == nid, notices.c.state == PENDING)
+                .values(state=SENDING, claimed_at=now)
+            ).rowcount
+            row = s.execute(sa.select(notices).where(notices.c.id == nid)).one()
+        if not claimed:
+            continue
+        try:
+            transport.send(notice_message(config, row, now))
+        except SendError as e:
+            if e.retryable:
+                transient_in_a_row += 1
+                _retry_later(sessions, row, now, e.message)
+            else:
+                _fail(sessions, row, now, e.message)
+            continue
+        transient_in_a_row = 0
+        with sessions() as s, s.begin():
+            s.execute(
+                notices.update()
+                .where(notices.c.id == nid)
+                .values(state=SENT, sent_at=now, claimed_at=None)
+            )
+        sent += 1
     return sent
 
 
