@@ -83,15 +83,16 @@ def window(config: Config, now: datetime) -> tuple[date, date]:
 
 
 def stored_events(session: Session) -> list[Event]:
-    """Every recorded event as a core :class:`~engine.core.rules.Event`."""
-    rows = session.execute(
-        sa.select(events.c.type, events.c.event_id, events.c.date, events.c.attrs).order_by(
-            events.c.id
-        )
-    ).all()
+    """Every recorded event as a core :class:`~engine.core.rules.Event`, in the order
+    recorded. (Read through the driver: dates and attribute texts repeat, and each
+    distinct one is converted once.)"""
+    conn = session.connection()
+    day = bulk.memo_result(conn, events.c.date)
+    attrs = bulk.memo_result(conn, events.c.attrs)
+    rows = bulk.select(conn, 'SELECT type, event_id, "date", attrs FROM events ORDER BY id')
     return [
-        Event(r.type, r.event_id, r.date, {k: str(v) for k, v in (r.attrs or {}).items()})
-        for r in rows
+        Event(kind, ident, day(d), {k: str(v) for k, v in (attrs(a) or {}).items()})
+        for kind, ident, d, a in rows
     ]
 
 
@@ -402,22 +403,21 @@ _EXISTING = (
 
 
 def _pages(session: Session, rule_id: str, columns, *, open_only: bool = False):
-    """The stored rows of ``rule_id``, ``CHUNK`` at a time, by key (keyset paging in
-    the database's own order of keys, on the (rule_id, key) unique index)."""
+    """The stored rows of ``rule_id``, by key, read ``CHUNK`` at a time (keyset paging
+    in the database's own order of keys, on the (rule_id, key) unique index); only the
+    open ones if ``open_only`` (filtered here, so that the index stays the one used)."""
     last: str | None = None
     while True:
         q = sa.select(*columns).where(deadlines.c.rule_id == rule_id)
-        if open_only:
-            q = q.where(deadlines.c.status == OPEN)
         if last is not None:
             q = q.where(deadlines.c.key > last)
         page = session.execute(q.order_by(deadlines.c.key).limit(CHUNK)).all()
         if not page:
             return
-        yield page
+        last = page[-1].key
+        yield [r for r in page if r.status == OPEN] if open_only else page
         if len(page) < CHUNK:
             return
-        last = page[-1].key
 
 
 def _materialise(
@@ -457,9 +457,8 @@ def _materialise(
         gone = sorted(only - known)
     for rule_id in gone:
         reason = f"rule {rule_id} was removed from the rules files"
-        for page in _pages(
-            session, rule_id, (deadlines.c.id, deadlines.c.rule_id, deadlines.c.key), open_only=True
-        ):
+        cols = (deadlines.c.id, deadlines.c.rule_id, deadlines.c.key, deadlines.c.status)
+        for page in _pages(session, rule_id, cols, open_only=True):
             work.cancel(page, lambda _r, reason=reason: reason)
             report.cancelled += len(page)
     return report
@@ -627,17 +626,21 @@ def _reschedule_if_ladder_changed(session: Session, config: Config, now: datetim
     conn = work.conn
     due_of = bulk.memo_result(conn, deadlines.c.due)
     instant_of = bulk.memo_result(conn, deadlines.c.next_send_at)
+    # By id alone: with "status = 'open'" in the WHERE, SQLite may walk the status
+    # index and sort every open row again for each page.
     sql = (
-        "SELECT id, rule_id, due, materialised_through, next_send_at FROM deadlines"
-        " WHERE status = ? AND id > ? ORDER BY id LIMIT ?"
+        "SELECT id, status, rule_id, due, materialised_through, next_send_at"
+        " FROM deadlines WHERE id > ? ORDER BY id LIMIT ?"
     )
     seen = 0
     last = 0
-    while page := bulk.select(conn, sql, (OPEN, last, CHUNK)):
-        seen += len(page)
+    while page := bulk.select(conn, sql, (last, CHUNK)):
         last = page[-1][0]
         updates = []
-        for ident, rule_id, due, through, stored_next in page:
+        for ident, status, rule_id, due, through, stored_next in page:
+            if status != OPEN:
+                continue
+            seen += 1
             nxt = work.next_instant(escalation.get(rule_id), due_of(due), instant_of(through))
             if nxt != instant_of(stored_next):
                 updates.append((work.instant(nxt), ident))

@@ -65,7 +65,8 @@ DELEGATED = Rule(
 )
 NO_POLICY = Rule(
     id="khong-nhac",
-    title="Việc không có thang nhắc",
+    # What COPY's text format must escape: backslash, tab, new line.
+    title="Việc không có thang nhắc \\ (mẫu\t01)\nghi chú",
     lead="thanh-tra",
     due=After("publication", parse_span("2 months")),
     escalation="khong-co-chinh-sach",
@@ -74,7 +75,7 @@ RULES = (REPORT_RULE, QUARTERLY, END_OF_HALF, PUBLISH_RULE, DELEGATED, NO_POLICY
 
 # Keys whose order differs between byte order and a language collation (case, đ, '-'
 # against '_'), so the key-ordered pages are checked against PostgreSQL's own order.
-KEYS = ["QD-10", "qd-2", "qd_3", "Qđ-4", "qđ-5", "a-b", "a_b", "A-c", "zz", "Z-1"]
+KEYS = ["QD-10", "qd-2", "qd_3", "Qđ-4", "qđ-5", "a-b", "a_b", "A-c", "zz", "Z-1", "qd\\7"]
 
 
 def event_rows(now):
