@@ -242,9 +242,10 @@ def materialise(
                 only = None
             else:
                 years = (y0, y1)  # the unchanged rules' dates depend on these years
-    report = _materialise(session, config, now, actor, start, end, only)
+    fresh: list[tuple[int, int]] = []
+    report = _materialise(session, config, now, actor, start, end, only, fresh)
     report.rules_redone = None if only is None else frozenset(only)
-    report.rescheduled = _reschedule_if_ladder_changed(session, config, now)
+    report.rescheduled = _reschedule_if_ladder_changed(session, config, now, fresh)
     covered = config.calendar.covered_years() or (start.year, end.year)
     if years is not None:
         covered = (min(covered[0], years[0]), max(covered[1], years[1]))
@@ -307,6 +308,8 @@ class _Pass:
         self.now_value = self.instant(now)
         self._first: dict[tuple[str, date], datetime | None] = {}
         self._next: dict[tuple[str, date, datetime | None], datetime | None] = {}
+        #: (first, last) id ranges of the deadlines created.
+        self.fresh: list[tuple[int, int]] = []
 
     def first_instant(self, escalation: str, due: date) -> datetime | None:
         """``first_instant`` of the policy named ``escalation`` (None: no such policy)."""
@@ -428,8 +431,10 @@ def _materialise(
     start: date,
     end: date,
     only: set[str] | None,
+    fresh: list[tuple[int, int]],
 ) -> MaterialiseReport:
-    """Materialise the rules whose ids are in ``only`` (every rule when None).
+    """Materialise the rules whose ids are in ``only`` (every rule when None); the ids
+    of the deadlines it creates are added to ``fresh`` as (first, last) ranges.
 
     Rule by rule: the rule's occurrences against its stored rows, read a page at a
     time; new deadlines inserted and logged ``CHUNK`` at a time through the driver.
@@ -441,6 +446,7 @@ def _materialise(
         by_type.setdefault(ev.type, []).append(ev)
     report = MaterialiseReport()
     work = _Pass(session, config, now, actor)
+    work.fresh = fresh
     for rule in chosen:
         evs = by_type.get(rule.due.event, ()) if isinstance(rule.due, After) else ()
         # (occurrences() of one rule are in plan()'s order: by due date, then key)
@@ -607,15 +613,28 @@ def _insert_chunk(work: _Pass, rule: Rule, occs: list) -> int:
             if o.key in ids
         ),
     )
+    runs = sorted(ids.values())
+    lo = prev = runs[0] if runs else 0
+    for i in runs[1:]:
+        if i != prev + 1:
+            work.fresh.append((lo, prev))
+            lo = i
+        prev = i
+    if runs:
+        work.fresh.append((lo, prev))
     return len(ids)
 
 
-def _reschedule_if_ladder_changed(session: Session, config: Config, now: datetime) -> int:
+def _reschedule_if_ladder_changed(
+    session: Session, config: Config, now: datetime, fresh: list[tuple[int, int]] = ()
+) -> int:
     """Recompute ``next_send_at`` of every open deadline when policies, calendar or
     send time changed since the last run (stored fingerprint); returns how many.
 
-    A page of ``CHUNK`` rows at a time; a row whose value is already right is not
-    written again (the first run after deadlines were created finds them all right).
+    ``fresh``: (first, last) id ranges of deadlines this transaction has just created
+    open with the current ladder (their first send instant): they are counted, not
+    read again. The others are read a page of ``CHUNK`` rows at a time, and a row
+    whose value is already right is not written again.
     """
     fp = ladder_fingerprint(config)
     stored = session.execute(sa.select(meta.c.value).where(meta.c.key == "ladder")).scalar()
@@ -630,21 +649,29 @@ def _reschedule_if_ladder_changed(session: Session, config: Config, now: datetim
     # index and sort every open row again for each page.
     sql = (
         "SELECT id, status, rule_id, due, materialised_through, next_send_at"
-        " FROM deadlines WHERE id > ? ORDER BY id LIMIT ?"
+        " FROM deadlines WHERE id > ? AND id < ? ORDER BY id LIMIT ?"
     )
     seen = 0
-    last = 0
-    while page := bulk.select(conn, sql, (last, CHUNK)):
-        last = page[-1][0]
-        updates = []
-        for ident, status, rule_id, due, through, stored_next in page:
-            if status != OPEN:
-                continue
-            seen += 1
-            nxt = work.next_instant(escalation.get(rule_id), due_of(due), instant_of(through))
-            if nxt != instant_of(stored_next):
-                updates.append((work.instant(nxt), ident))
-        bulk.update(conn, deadlines, ("next_send_at",), ("id",), updates)
+    # The gaps between the fresh ranges: (after this id, before that one).
+    gaps, last = [], 0
+    for lo, hi in sorted(fresh):
+        gaps.append((last, lo))
+        seen += hi - lo + 1
+        last = hi
+    gaps.append((last, None))
+    for last, before in gaps:
+        top = before if before is not None else 2**62
+        while page := bulk.select(conn, sql, (last, top, CHUNK)):
+            last = page[-1][0]
+            updates = []
+            for ident, status, rule_id, due, through, stored_next in page:
+                if status != OPEN:
+                    continue
+                seen += 1
+                nxt = work.next_instant(escalation.get(rule_id), due_of(due), instant_of(through))
+                if nxt != instant_of(stored_next):
+                    updates.append((work.instant(nxt), ident))
+            bulk.update(conn, deadlines, ("next_send_at",), ("id",), updates)
     if stored is None:
         session.execute(meta.insert().values(key="ladder", value=fp))
     else:

@@ -183,7 +183,14 @@ def history(url_new: str, url_ref: str, tmp_path, monkeypatch) -> None:
         DEFAULT_POLICY, stages=DEFAULT_POLICY.stages + (stage("2 days before", ["lead"]),)
     )
     config3 = replace(config2, policies={"default": policy})
-    assert both("ladder changed", config3, later).rescheduled > 0
+    # New events in the same run: the new deadlines' ids fall between the old ones
+    # that re-scheduling must still read.
+    for e in engines:
+        with e.begin() as conn:
+            added = [dict(r, event_id=f"moi-{k}") for k, r in enumerate(event_rows(now)[:5])]
+            conn.execute(events.insert(), added)
+    moved = both("ladder changed, events added", config3, later)
+    assert moved.rescheduled > moved.created > 0
     both("forced", config3, local(2023, 1, 3), force=True)
     for e in engines:
         e.dispose()
