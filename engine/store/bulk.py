@@ -13,6 +13,7 @@ transaction; commits nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -142,6 +143,7 @@ def _pg_insert(conn, cur, table, columns, rows, ignore_conflicts, returning) -> 
     return [tuple(r) for r in cur.fetchall()] if returning else []
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -168,8 +170,14 @@ def _copy(cur, target: str, rows: list[tuple]) -> None:
         return
     columns = []
     for values in zip(*rows, strict=True):
-        text = {v: _copy_text(v) for v in set(values)}
-        columns.append(map(text.__getitem__, values))
+        kinds = set(map(type, values))
+        if kinds == {str} and not _NEEDS_ESCAPE.search("".join(values)):
+            columns.append(values)  # keys, names: nothing to escape (the usual case)
+        elif kinds == {int}:
+            columns.append(map(str, values))  # ids, order
+        else:
+            text = {v: _copy_text(v) for v in set(values)}
+            columns.append(map(text.__getitem__, values))
     body = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
     cur.copy_expert(f"COPY {target} FROM STDIN", io.StringIO(body))
 
