@@ -317,6 +317,9 @@ def main() -> None:
         with open(out, "a", encoding="utf-8") as f:
             f.write(text + "\n")
 
+    def verdict(took: float) -> str:  # the target is set for 1,000,000 deadlines
+        return f" (target <= 20 s) {'OK' if took <= 20 else 'MISSED'}" if n == 10**6 else ""
+
     def materialise_runs(kind: str, make_url) -> tuple[str, Path]:
         """Item 1 ``--repeat`` times; returns the last store (the others are removed)."""
         took, base, last = [], [], None
@@ -333,8 +336,8 @@ def main() -> None:
         runs = f"{len(took)} run{'s' if len(took) > 1 else ''}"
         say(
             f"materialise {n:,} deadlines ({args.events:,} events x {RULES} rules), {kind}, "
-            f"{runs}: min {min(took):.1f} s, median {statistics.median(took):.1f} s "
-            f"(target <= 20 s) {'OK' if min(took) <= 20 else 'MISSED'}; baseline bare insert "
+            f"{runs}: min {min(took):.1f} s, median {statistics.median(took):.1f} s"
+            f"{verdict(min(took))}; baseline bare insert "
             f"of {n:,} rows in the same runs: min {min(base):.1f} s, median "
             f"{statistics.median(base):.1f} s; peak resident {mem[0]:.0f} MB "
             f"({mem[1]:.0f} MB before)"
