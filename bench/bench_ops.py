@@ -11,20 +11,26 @@ the same run, and written to ``bench/results/ops-<UTC date>.txt``:
    that store of 1,000,000 deadlines (target <= 150 MB) and its CPU time while idle
    for 60 s (target ~ 0); baseline: a bare ``python -c 'import engine.cli'``.
 
-Run: ``.venv/bin/python bench/bench_ops.py [--events 100000] [--outbox 5000000]
-[--idle 60] [--no-postgres | --postgres-only]`` (about 10-20 minutes at full size on 2 cores).
+Run: ``.venv/bin/python bench/bench_ops.py [--events 100000] [--rules 10] [--outbox 5000000]
+[--idle 60] [--no-postgres | --postgres-only] [--materialise-only] [--repeat 1]``
+(about 10-20 minutes at full size on 2 cores). ``--materialise-only`` measures item 1
+alone, ``--repeat`` times each on a fresh database (min and median reported), with
+the peak resident memory of the process while materialising.
 PostgreSQL: a throwaway server from Debian's ``postgresql`` package.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +46,11 @@ from engine.store import db  # noqa: E402
 from engine.store.tables import deadlines, events, outbox  # noqa: E402
 
 RULES = 10
+
+
+def set_rules(n: int) -> None:
+    global RULES
+    RULES = n
 
 
 def write_site(root: Path, database: str) -> Path:
@@ -91,6 +102,32 @@ def add_events(engine, n: int, now: datetime) -> None:
             conn.execute(events.insert(), rows[s : s + 20_000])
 
 
+class PeakRss:
+    """The resident memory of this process before and at its peak (MB) while the
+    ``with`` block runs, sampled every 20 ms."""
+
+    def __enter__(self):
+        self.proc = psutil.Process()
+        self.before = self.peak = self.proc.memory_info().rss / 2**20
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.02):
+            self.peak = max(self.peak, self.proc.memory_info().rss / 2**20)
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss / 2**20)
+
+
+#: (RSS before, peak RSS) in MB of each materialisation measured.
+peaks: list[tuple[float, float]] = []
+
+
 def bench_materialise(url: str, site: Path, n_events: int, now: datetime) -> tuple[float, float]:
     """(seconds for materialise, seconds for the bare-insert baseline)."""
     from engine.loader.config import load_config
@@ -102,11 +139,14 @@ def bench_materialise(url: str, site: Path, n_events: int, now: datetime) -> tup
     os.environ["HANCHOT_DATABASE_URL"] = url
     cfg = load_config(site / "config", site / "rules", clock_year=now.year)
     sessions = db.session_factory(engine)
+    gc.collect()
+    rss = PeakRss()
     t0 = time.perf_counter()
-    with sessions() as s, s.begin():
+    with rss, sessions() as s, s.begin():
         report = materialise(s, cfg, now)
     took = time.perf_counter() - t0
     assert report.created == n_events * RULES, report
+    peaks.append((rss.before, rss.peak))
     # baseline: the same number of rows in a scratch table, one executemany
     scratch = sa.Table(
         "bench_scratch",
@@ -261,7 +301,11 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--postgres-only", action="store_true", help="only item 1 on PostgreSQL")
+    ap.add_argument("--rules", type=int, default=RULES, help="'after' rules (deadlines per event)")
+    ap.add_argument("--materialise-only", action="store_true", help="only item 1")
+    ap.add_argument("--repeat", type=int, default=1, help="item 1 this many times, fresh each")
     args = ap.parse_args()
+    set_rules(args.rules)
     now = datetime.now(UTC)
     tmp = Path(tempfile.mkdtemp(prefix="hanchot-bench-ops-"))
     n = args.events * RULES
@@ -273,18 +317,45 @@ def main() -> None:
         with open(out, "a", encoding="utf-8") as f:
             f.write(text + "\n")
 
+    def verdict(took: float) -> str:  # the target is set for 1,000,000 deadlines
+        return f" (target <= 20 s) {'OK' if took <= 20 else 'MISSED'}" if n == 10**6 else ""
+
+    def materialise_runs(kind: str, make_url) -> tuple[str, Path]:
+        """Item 1 ``--repeat`` times; returns the last store (the others are removed)."""
+        took, base, last = [], [], None
+        peaks.clear()
+        for k in range(args.repeat):
+            url, site = make_url(k)
+            t, b = bench_materialise(url, site, args.events, now)
+            took.append(t)
+            base.append(b)
+            if last is not None and kind == "SQLite":
+                shutil.rmtree(last[1], ignore_errors=True)
+            last = (url, site)
+        mem = max(p for _, p in peaks), max(b for b, _ in peaks)
+        runs = f"{len(took)} run{'s' if len(took) > 1 else ''}"
+        say(
+            f"materialise {n:,} deadlines ({args.events:,} events x {RULES} rules), {kind}, "
+            f"{runs}: min {min(took):.1f} s, median {statistics.median(took):.1f} s"
+            f"{verdict(min(took))}; baseline bare insert "
+            f"of {n:,} rows in the same runs: min {min(base):.1f} s, median "
+            f"{statistics.median(base):.1f} s; peak resident {mem[0]:.0f} MB "
+            f"({mem[1]:.0f} MB before)"
+        )
+        return last
+
     version = sys.version.split()[0]
     say(f"\nhanchot bench_ops {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {version}")
     say(f"command: bench/bench_ops.py {' '.join(sys.argv[1:])}".rstrip())
+    say(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if not args.postgres_only:
-        url = f"sqlite:///{tmp / 'sqlite' / 'hanchot.db'}"
-        site = write_site(tmp / "sqlite", url)
-        took, base = bench_materialise(url, site, args.events, now)
-        say(
-            f"materialise {n:,} deadlines ({args.events:,} events x {RULES} rules), SQLite: "
-            f"{took:.1f} s (target <= 20 s) {'OK' if took <= 20 else 'MISSED'}; "
-            f"baseline bare insert of {n:,} rows: {base:.1f} s"
-        )
+
+        def sqlite_store(k: int) -> tuple[str, Path]:
+            url = f"sqlite:///{tmp / f'sqlite{k}' / 'hanchot.db'}"
+            return url, write_site(tmp / f"sqlite{k}", url)
+
+        url, site = materialise_runs("SQLite", sqlite_store)
+    if not args.postgres_only and not args.materialise_only:
         idle_ms, base_ms, shown = bench_idle(url, site, args.outbox, now)
         say(
             f"nothing-due cycle over {n:,} open deadlines and {args.outbox:,} outbox rows: "
@@ -311,13 +382,12 @@ def main() -> None:
         with redirect_stdout(io.StringIO()):
             pg = PgServer()
         try:
-            pg_url = pg.fresh_database("bench")
-            pg_site = write_site(tmp / "pg", pg_url)
-            took, base = bench_materialise(pg_url, pg_site, args.events, now)
-            say(
-                f"materialise {n:,} deadlines, PostgreSQL: {took:.1f} s (target <= 20 s) "
-                f"{'OK' if took <= 20 else 'MISSED'}; baseline bare insert: {base:.1f} s"
-            )
+
+            def pg_store(k: int) -> tuple[str, Path]:
+                pg_url = pg.fresh_database("bench")
+                return pg_url, write_site(tmp / f"pg{k}", pg_url)
+
+            materialise_runs("PostgreSQL", pg_store)
         finally:
             pg.close()
         os.environ.pop("HANCHOT_DATABASE_URL", None)

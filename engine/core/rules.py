@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import attrgetter
 
 from engine.core.calendar import WorkingCalendar, format_day
 from engine.core.periods import MONTHS_IN, Period
@@ -354,7 +355,10 @@ def occurrences(
                 out.append(Occurrence(rule, ev.id, due, nominal, roll, ev))
     else:  # pragma: no cover - the loader builds only the forms above
         raise TypeError(f"unknown due form {form!r}")
-    out.sort(key=lambda o: (o.due, o.key))
+    # By (due, key) in two stable passes: attrgetter and no key tuples (a plan of a
+    # million occurrences sorts several times faster), the same order.
+    out.sort(key=attrgetter("key"))
+    out.sort(key=attrgetter("due"))
     return out
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.store import bulk
 from engine.store.tables import audit
 
 
@@ -73,29 +75,73 @@ def log_change(
     )
 
 
-def log_changes(session: Session, entries: list[dict[str, Any]], chunk: int = 5000) -> None:
-    """Append many entries in one executemany per ``chunk`` (bulk materialisation and
-    imports). Each entry holds :func:`log_change`'s keyword arguments; ``old`` and
-    ``new`` are made JSON-able, ``os_user`` defaults to :func:`os_user`."""
+def log_changes(session: Session, entries: Iterable[dict[str, Any]], chunk: int = 5000) -> None:
+    """Append many entries in one driver-level executemany per ``chunk`` (bulk
+    materialisation and imports). Each entry holds :func:`log_change`'s keyword
+    arguments; ``old`` and ``new`` are made JSON-able, ``os_user`` defaults to
+    :func:`os_user`. The rows stored are the ones :func:`log_change` would store.
+
+    Values repeat over thousands of entries (one instant, a few due dates): each
+    distinct ``at`` is converted once, and each distinct ``old``/``new`` *object* is
+    serialised once (pass the same dict to entries that share it).
+    """
+    conn = session.connection()
+    at = bulk.memo_converter(conn, audit.c.at)
+    old_json = _json_by_identity(bulk.converter(conn, audit.c.old))
+    new_json = _json_by_identity(bulk.converter(conn, audit.c.new))
     me = os_user()
     rows = []
     for e in entries:
-        row = {
-            "at": e["at"],
-            "actor": e["actor"],
-            "action": e["action"],
-            "entity": e["entity"],
-            "entity_id": e.get("entity_id"),
-            "rule_id": e.get("rule_id"),
-            "key": e.get("key"),
-            "old": jsonable(e.get("old")),
-            "new": jsonable(e.get("new")),
-            "reason": e.get("reason"),
-            "os_user": e.get("os_login") or me,
-        }
-        rows.append(row)
+        rows.append(
+            (
+                at(e["at"]),
+                e["actor"],
+                e["action"],
+                e["entity"],
+                e.get("entity_id"),
+                e.get("rule_id"),
+                e.get("key"),
+                old_json(e.get("old")),
+                new_json(e.get("new")),
+                e.get("reason"),
+                e.get("os_login") or me,
+            )
+        )
         if len(rows) >= chunk:
-            session.execute(audit.insert(), rows)
+            bulk.insert(conn, audit, _COLUMNS, rows)
             rows = []
-    if rows:
-        session.execute(audit.insert(), rows)
+    bulk.insert(conn, audit, _COLUMNS, rows)
+
+
+_COLUMNS = (
+    "at",
+    "actor",
+    "action",
+    "entity",
+    "entity_id",
+    "rule_id",
+    "key",
+    "old",
+    "new",
+    "reason",
+    "os_user",
+)
+
+
+def _json_by_identity(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``jsonable`` then ``convert``, once per distinct object (kept alive meanwhile,
+    so an id is never reused for another object within one call)."""
+    seen: dict[int, tuple[Any, Any]] = {}
+    none = convert(None)
+
+    def one(value: Any) -> Any:
+        if value is None:
+            return none
+        hit = seen.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        out = convert(jsonable(value))
+        seen[id(value)] = (value, out)
+        return out
+
+    return one

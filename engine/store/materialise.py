@@ -32,9 +32,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.core.config import Config
-from engine.core.rules import Event, Rule, plan
+from engine.core.rules import After, Event, Rule, occurrences
 from engine.i18n import _
-from engine.store.audit import log_change
+from engine.store import bulk
+from engine.store.audit import log_changes
 from engine.store.db import PG_MATERIALISE_KEY, serialise
 from engine.store.outbox import first_instant, next_instant_after, require_aware
 from engine.store.tables import (
@@ -82,15 +83,16 @@ def window(config: Config, now: datetime) -> tuple[date, date]:
 
 
 def stored_events(session: Session) -> list[Event]:
-    """Every recorded event as a core :class:`~engine.core.rules.Event`."""
-    rows = session.execute(
-        sa.select(events.c.type, events.c.event_id, events.c.date, events.c.attrs).order_by(
-            events.c.id
-        )
-    ).all()
+    """Every recorded event as a core :class:`~engine.core.rules.Event`, in the order
+    recorded. (Read through the driver: dates and attribute texts repeat, and each
+    distinct one is converted once.)"""
+    conn = session.connection()
+    day = bulk.memo_result(conn, events.c.date)
+    attrs = bulk.memo_result(conn, events.c.attrs)
+    rows = bulk.select(conn, 'SELECT type, event_id, "date", attrs FROM events ORDER BY id')
     return [
-        Event(r.type, r.event_id, r.date, {k: str(v) for k, v in (r.attrs or {}).items()})
-        for r in rows
+        Event(kind, ident, day(d), {k: str(v) for k, v in (attrs(a) or {}).items()})
+        for kind, ident, d, a in rows
     ]
 
 
@@ -109,14 +111,6 @@ def ladder_fingerprint(config: Config) -> str:
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _supersede_pending(session: Session, deadline_id: int, now: datetime, why: str) -> None:
-    session.execute(
-        outbox.update()
-        .where(outbox.c.deadline_id == deadline_id, outbox.c.state == PENDING)
-        .values(state=SUPERSEDED, last_error=why, updated_at=now)
-    )
 
 
 #: ``store_meta`` key of the materialisation fingerprint, and its layout version.
@@ -209,24 +203,6 @@ def _store_fingerprint(session: Session, value: dict[str, Any]) -> None:
         session.execute(meta.insert().values(key=FINGERPRINT_KEY, value=text))
 
 
-def _insert_new(session: Session, rows: list[dict]) -> dict[tuple[str, str], int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: (rule, key) -> id of rows inserted."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = (
-        insert(deadlines)
-        .on_conflict_do_nothing()
-        .returning(deadlines.c.id, deadlines.c.rule_id, deadlines.c.key)
-    )
-    out: dict[tuple[str, str], int] = {}
-    for start in range(0, len(rows), 1000):
-        for r in session.execute(stmt, rows[start : start + 1000]):
-            out[(r.rule_id, r.key)] = r.id
-    return out
-
-
 def materialise(
     session: Session,
     config: Config,
@@ -266,9 +242,10 @@ def materialise(
                 only = None
             else:
                 years = (y0, y1)  # the unchanged rules' dates depend on these years
-    report = _materialise(session, config, now, actor, start, end, only)
+    fresh: list[tuple[int, int]] = []
+    report = _materialise(session, config, now, actor, start, end, only, fresh)
     report.rules_redone = None if only is None else frozenset(only)
-    report.rescheduled = _reschedule_if_ladder_changed(session, config, now)
+    report.rescheduled = _reschedule_if_ladder_changed(session, config, now, fresh)
     covered = config.calendar.covered_years() or (start.year, end.year)
     if years is not None:
         covered = (min(covered[0], years[0]), max(covered[1], years[1]))
@@ -284,6 +261,168 @@ def materialise(
     return report
 
 
+#: Rows per page of the existing-rows look-up and per batch of inserted deadlines: the
+#: bound on what one rule's pass holds besides its occurrences.
+CHUNK = 20_000
+
+#: The columns of a new deadline, in the order :func:`_insert_chunk` sends them.
+_NEW_COLUMNS = (
+    "rule_id",
+    "key",
+    "title",
+    "plan_item",
+    "due",
+    "lead",
+    "coordinating",
+    "status",
+    "created_at",
+    "updated_at",
+    "next_send_at",
+    "materialised_through",
+)
+_UPDATE_COLUMNS = (
+    "title",
+    "plan_item",
+    "due",
+    "lead",
+    "coordinating",
+    "status",
+    "updated_at",
+    "next_send_at",
+)
+
+
+class _Pass:
+    """What one materialisation computes once and shares across rules: converted values
+    and the send instants of (policy, due date), which thousands of deadlines share."""
+
+    def __init__(self, session: Session, config: Config, now: datetime, actor: str) -> None:
+        self.session = session
+        self.conn = session.connection()
+        self.config = config
+        self.now = now
+        self.actor = actor
+        self.due = bulk.memo_converter(self.conn, deadlines.c.due)
+        self.instant = bulk.memo_converter(self.conn, deadlines.c.next_send_at)
+        self.coordinating = bulk.converter(self.conn, deadlines.c.coordinating)
+        self.now_value = self.instant(now)
+        self._first: dict[tuple[str, date], datetime | None] = {}
+        self._next: dict[tuple[str, date, datetime | None], datetime | None] = {}
+        #: (first, last) id ranges of the deadlines created.
+        self.fresh: list[tuple[int, int]] = []
+
+    def first_instant(self, escalation: str, due: date) -> datetime | None:
+        """``first_instant`` of the policy named ``escalation`` (None: no such policy)."""
+        k = (escalation, due)
+        try:
+            return self._first[k]
+        except KeyError:
+            pass
+        policy = self.config.policies.get(escalation)
+        s = self.config.settings
+        out = self._first[k] = (
+            first_instant(policy, self.config.calendar, due, s.timezone, s.send_time)
+            if policy
+            else None
+        )
+        return out
+
+    def next_instant(self, escalation: str | None, due: date, after: datetime | None):
+        """``next_instant_after`` of the policy named ``escalation`` (None: no such policy)."""
+        if escalation is None:
+            return None
+        if after is None:
+            return self.first_instant(escalation, due)
+        k = (escalation, due, after)
+        try:
+            return self._next[k]
+        except KeyError:
+            pass
+        policy = self.config.policies.get(escalation)
+        s = self.config.settings
+        out = self._next[k] = (
+            next_instant_after(policy, self.config.calendar, due, after, s.timezone, s.send_time)
+            if policy
+            else None
+        )
+        return out
+
+    def supersede_pending(self, deadline_ids: list[int], why: str) -> None:
+        bulk.update(
+            self.conn,
+            outbox,
+            ("state", "last_error", "updated_at"),
+            ("deadline_id", "state"),
+            [(SUPERSEDED, why, self.now_value, i, PENDING) for i in deadline_ids],
+        )
+
+    def cancel(self, rows: list[Any], reason_of) -> None:
+        """Cancel these open rows (each with an audit entry; ``reason_of(row)``)."""
+        if not rows:
+            return
+        ids = [r.id for r in rows]
+        bulk.update(
+            self.conn,
+            deadlines,
+            ("status", "next_send_at", "updated_at"),
+            ("id",),
+            [(CANCELLED, None, self.now_value, i) for i in ids],
+        )
+        self.supersede_pending(ids, "deadline cancelled")
+        old, new = {"status": OPEN}, {"status": CANCELLED}
+        log_changes(
+            self.session,
+            (
+                {
+                    "at": self.now,
+                    "actor": self.actor,
+                    "action": "cancel",
+                    "entity": "deadline",
+                    "entity_id": r.id,
+                    "rule_id": r.rule_id,
+                    "key": r.key,
+                    "old": old,
+                    "new": new,
+                    "reason": reason_of(r),
+                }
+                for r in rows
+            ),
+        )
+
+
+_EXISTING = (
+    deadlines.c.id,
+    deadlines.c.rule_id,
+    deadlines.c.key,
+    deadlines.c.title,
+    deadlines.c.plan_item,
+    deadlines.c.due,
+    deadlines.c.lead,
+    deadlines.c.coordinating,
+    deadlines.c.status,
+    deadlines.c.materialised_through,
+    deadlines.c.original_due,
+)
+
+
+def _pages(session: Session, rule_id: str, columns, *, open_only: bool = False):
+    """The stored rows of ``rule_id``, by key, read ``CHUNK`` at a time (keyset paging
+    in the database's own order of keys, on the (rule_id, key) unique index); only the
+    open ones if ``open_only`` (filtered here, so that the index stays the one used)."""
+    last: str | None = None
+    while True:
+        q = sa.select(*columns).where(deadlines.c.rule_id == rule_id)
+        if last is not None:
+            q = q.where(deadlines.c.key > last)
+        page = session.execute(q.order_by(deadlines.c.key).limit(CHUNK)).all()
+        if not page:
+            return
+        last = page[-1].key
+        yield [r for r in page if r.status == OPEN] if open_only else page
+        if len(page) < CHUNK:
+            return
+
+
 def _materialise(
     session: Session,
     config: Config,
@@ -292,198 +431,251 @@ def _materialise(
     start: date,
     end: date,
     only: set[str] | None,
+    fresh: list[tuple[int, int]],
 ) -> MaterialiseReport:
-    """Materialise the rules whose ids are in ``only`` (every rule when None)."""
-    from engine.store.portal_ops import keep_extension  # an approved extension (portal)
+    """Materialise the rules whose ids are in ``only`` (every rule when None); the ids
+    of the deadlines it creates are added to ``fresh`` as (first, last) ranges.
 
-    s = config.settings
-    cal = config.calendar
+    Rule by rule: the rule's occurrences against its stored rows, read a page at a
+    time; new deadlines inserted and logged ``CHUNK`` at a time through the driver.
+    Peak memory is one rule's occurrences and one page, not the whole table.
+    """
     chosen = config.rules if only is None else [r for r in config.rules if r.id in only]
-    occs = plan(chosen, cal, start, end, stored_events(session))
-    rules = {r.id: r for r in config.rules}
-    query = sa.select(
-        deadlines.c.id,
-        deadlines.c.rule_id,
-        deadlines.c.key,
-        deadlines.c.title,
-        deadlines.c.plan_item,
-        deadlines.c.due,
-        deadlines.c.lead,
-        deadlines.c.coordinating,
-        deadlines.c.status,
-        deadlines.c.materialised_through,
-        deadlines.c.original_due,
-    )
-    if only is not None:
-        query = query.where(deadlines.c.rule_id.in_(sorted(only)))
-    existing = {(r.rule_id, r.key): r for r in session.execute(query).all()}
+    by_type: dict[str, list[Event]] = {}
+    for ev in stored_events(session):
+        by_type.setdefault(ev.type, []).append(ev)
     report = MaterialiseReport()
-    produced: set[tuple[str, str]] = set()
-    new_rows: list[dict] = []
+    work = _Pass(session, config, now, actor)
+    work.fresh = fresh
+    for rule in chosen:
+        evs = by_type.get(rule.due.event, ()) if isinstance(rule.due, After) else ()
+        # (occurrences() of one rule are in plan()'s order: by due date, then key)
+        occs = occurrences(rule, config.calendar, start, end, evs)
+        _materialise_rule(work, rule, occs, start, end, report)
+    del by_type
 
-    def policy_of(rule_id: str):
-        rule = rules.get(rule_id)
-        return config.policies.get(rule.escalation) if rule is not None else None
-
-    for occ in occs:
-        rule = occ.rule
-        ident = (rule.id, occ.key)
-        produced.add(ident)
-        values = {
-            "title": rule.title,
-            "plan_item": rule.plan_item,
-            "due": occ.due,
-            "lead": rule.lead,
-            "coordinating": list(rule.coordinating),
-        }
-        row = existing.get(ident)
-        policy = policy_of(rule.id)
-        if row is None:
-            nxt = first_instant(policy, cal, occ.due, s.timezone, s.send_time) if policy else None
-            new_rows.append(
-                {
-                    "rule_id": rule.id,
-                    "key": occ.key,
-                    **values,
-                    "status": OPEN,
-                    "created_at": now,
-                    "updated_at": now,
-                    "next_send_at": nxt,
-                    "materialised_through": None,
-                }
-            )
-            continue
-        if row.status not in (OPEN, CANCELLED):
-            continue  # done, waived or reported: not the rule's to change
-        values["due"] = keep_extension(session, row, occ.due, now=now, actor=actor)
-        old = {k: getattr(row, k) for k in TRACKED}
-        changed = {k: v for k, v in values.items() if old[k] != v}
-        if not changed and row.status == OPEN:
-            continue
-        upd = dict(values, updated_at=now)
-        if row.status == CANCELLED:
-            upd["status"] = OPEN
-            report.reopened += 1
-            action, reason = "reopen", "the rule produces this occurrence again"
-        else:
-            report.updated += 1
-            action = "recompute"
-            reason = "rule or calendar changed: " + ", ".join(sorted(changed))
-        if "due" in changed or row.status == CANCELLED:
-            _supersede_pending(session, row.id, now, "due date changed")
-        upd["next_send_at"] = (
-            next_instant_after(
-                policy, cal, occ.due, row.materialised_through, s.timezone, s.send_time
-            )
-            if policy
-            else None
-        )
-        session.execute(deadlines.update().where(deadlines.c.id == row.id).values(**upd))
-        log_change(
-            session,
-            at=now,
-            actor=actor,
-            action=action,
-            entity="deadline",
-            entity_id=row.id,
-            rule_id=rule.id,
-            key=occ.key,
-            old={k: old[k] for k in changed} | {"status": row.status},
-            new={k: values[k] for k in changed} | {"status": OPEN},
-            reason=reason,
-        )
-
-    if new_rows:
-        # Another process (``run --once``, a second daemon, ``event add``) may be
-        # creating the same deadlines right now: on PostgreSQL our snapshot did not
-        # show its uncommitted rows. ON CONFLICT DO NOTHING waits for it and skips
-        # them; only the rows this transaction really inserted are counted and logged.
-        ids = _insert_new(session, new_rows)
-        report.created = len(ids)
-        for r in new_rows:
-            if (r["rule_id"], r["key"]) not in ids:
-                continue
-            log_change(
-                session,
-                at=now,
-                actor=actor,
-                action="create",
-                entity="deadline",
-                entity_id=ids.get((r["rule_id"], r["key"])),
-                rule_id=r["rule_id"],
-                key=r["key"],
-                new={"due": r["due"], "lead": r["lead"], "coordinating": r["coordinating"]},
-                reason="materialised from the rule",
-            )
-
-    for ident, row in existing.items():
-        if row.status != OPEN or ident in produced:
-            continue
-        if row.rule_id in rules:
-            if not start <= row.due <= end:
-                continue  # outside what was computed: nothing says it is gone
-            reason = "the rule no longer produces this occurrence (event removed or rule changed)"
-        else:
-            reason = f"rule {row.rule_id} was removed from the rules files"
-        session.execute(
-            deadlines.update()
-            .where(deadlines.c.id == row.id)
-            .values(status=CANCELLED, next_send_at=None, updated_at=now)
-        )
-        _supersede_pending(session, row.id, now, "deadline cancelled")
-        log_change(
-            session,
-            at=now,
-            actor=actor,
-            action="cancel",
-            entity="deadline",
-            entity_id=row.id,
-            rule_id=row.rule_id,
-            key=row.key,
-            old={"status": OPEN},
-            new={"status": CANCELLED},
-            reason=reason,
-        )
-        report.cancelled += 1
-
+    # Deadlines of rules gone from the rules files.
+    known = {r.id for r in config.rules}
+    if only is None:
+        stored_ids = session.execute(sa.select(deadlines.c.rule_id).distinct()).scalars()
+        gone = sorted(set(stored_ids) - known)
+    else:
+        gone = sorted(only - known)
+    for rule_id in gone:
+        reason = f"rule {rule_id} was removed from the rules files"
+        cols = (deadlines.c.id, deadlines.c.rule_id, deadlines.c.key, deadlines.c.status)
+        for page in _pages(session, rule_id, cols, open_only=True):
+            work.cancel(page, lambda _r, reason=reason: reason)
+            report.cancelled += len(page)
     return report
 
 
-def _reschedule_if_ladder_changed(session: Session, config: Config, now: datetime) -> int:
+def _materialise_rule(
+    work: _Pass, rule: Rule, occs: list, start: date, end: date, report: MaterialiseReport
+) -> None:
+    """One rule's occurrences against its stored deadlines (see :func:`_materialise`)."""
+    from engine.store.portal_ops import keep_extension  # not imported by an idle run
+
+    session, now = work.session, work.now
+    pending = {o.key: o for o in occs}  # not stored yet, once the pages are read
+    coordinating = list(rule.coordinating)
+    gone_reason = "the rule no longer produces this occurrence (event removed or rule changed)"
+    for page in _pages(session, rule.id, _EXISTING):
+        updates: list[tuple] = []
+        supersede: list[int] = []
+        entries: list[dict] = []
+        cancel: list[Any] = []
+        for row in page:
+            occ = pending.pop(row.key, None)
+            if occ is None:
+                if row.status == OPEN and start <= row.due <= end:
+                    cancel.append(row)
+                continue
+            if row.status not in (OPEN, CANCELLED):
+                continue  # done, waived or reported: not the rule's to change
+            values = {
+                "title": rule.title,
+                "plan_item": rule.plan_item,
+                "due": occ.due,
+                "lead": rule.lead,
+                "coordinating": coordinating,
+            }
+            # An approved extension (portal) is a decision: see keep_extension.
+            values["due"] = keep_extension(session, row, occ.due, now=now, actor=work.actor)
+            old = {k: getattr(row, k) for k in TRACKED}
+            changed = {k: v for k, v in values.items() if old[k] != v}
+            if not changed and row.status == OPEN:
+                continue
+            if row.status == CANCELLED:
+                report.reopened += 1
+                action, reason = "reopen", "the rule produces this occurrence again"
+            else:
+                report.updated += 1
+                action = "recompute"
+                reason = "rule or calendar changed: " + ", ".join(sorted(changed))
+            if "due" in changed or row.status == CANCELLED:
+                supersede.append(row.id)
+            nxt = work.next_instant(rule.escalation, occ.due, row.materialised_through)
+            updates.append(
+                (
+                    rule.title,
+                    rule.plan_item,
+                    work.due(values["due"]),
+                    rule.lead,
+                    work.coordinating(coordinating),
+                    OPEN,
+                    work.now_value,
+                    work.instant(nxt),
+                    row.id,
+                )
+            )
+            entries.append(
+                {
+                    "at": now,
+                    "actor": work.actor,
+                    "action": action,
+                    "entity": "deadline",
+                    "entity_id": row.id,
+                    "rule_id": rule.id,
+                    "key": occ.key,
+                    "old": {k: old[k] for k in changed} | {"status": row.status},
+                    "new": {k: values[k] for k in changed} | {"status": OPEN},
+                    "reason": reason,
+                }
+            )
+        work.supersede_pending(supersede, "due date changed")
+        bulk.update(work.conn, deadlines, _UPDATE_COLUMNS, ("id",), updates)
+        log_changes(session, entries)
+        work.cancel(cancel, lambda _r: gone_reason)
+        report.cancelled += len(cancel)
+
+    new = [o for o in occs if o.key in pending]
+    del pending
+    for i in range(0, len(new), CHUNK):
+        report.created += _insert_chunk(work, rule, new[i : i + CHUNK])
+
+
+def _insert_chunk(work: _Pass, rule: Rule, occs: list) -> int:
+    """Insert these new deadlines of ``rule`` and log each one really inserted."""
+    conn = work.conn
+    coordinating = work.coordinating(list(rule.coordinating))
+    fixed = (rule.title, rule.plan_item)
+    tail = (rule.lead, coordinating, OPEN, work.now_value, work.now_value)
+    rows = [
+        (
+            rule.id,
+            o.key,
+            *fixed,
+            work.due(o.due),
+            *tail,
+            work.instant(work.first_instant(rule.escalation, o.due)),
+            None,
+        )
+        for o in occs
+    ]
+    # Another process (``run --once``, a second daemon, ``event add``) may be creating
+    # the same deadlines right now: on PostgreSQL our snapshot did not show its
+    # uncommitted rows. ON CONFLICT DO NOTHING waits for it and skips them; only the
+    # rows this transaction really inserted are counted and logged. (SQLite: BEGIN
+    # IMMEDIATE keeps every other writer out, and new rowids follow the largest.)
+    if bulk.is_postgres(conn):
+        got = bulk.insert(
+            conn, deadlines, _NEW_COLUMNS, rows, ignore_conflicts=True, returning=("id", "key")
+        )
+        ids = {key: i for i, key in got}
+    else:
+        top = conn.execute(sa.select(sa.func.max(deadlines.c.id))).scalar() or 0
+        bulk.insert(conn, deadlines, _NEW_COLUMNS, rows, ignore_conflicts=True)
+        got = bulk.select(conn, 'SELECT id, "key" FROM deadlines WHERE id > ?', (top,))
+        ids = {key: i for i, key in got}
+    new_values: dict[date, dict] = {}  # one dict per due date: serialised once
+    for o in occs:
+        if o.due not in new_values:
+            new_values[o.due] = {
+                "due": o.due,
+                "lead": rule.lead,
+                "coordinating": list(rule.coordinating),
+            }
+    reason = "materialised from the rule"
+    log_changes(
+        work.session,
+        (
+            {
+                "at": work.now,
+                "actor": work.actor,
+                "action": "create",
+                "entity": "deadline",
+                "entity_id": ids[o.key],
+                "rule_id": rule.id,
+                "key": o.key,
+                "new": new_values[o.due],
+                "reason": reason,
+            }
+            for o in occs
+            if o.key in ids
+        ),
+    )
+    runs = sorted(ids.values())
+    lo = prev = runs[0] if runs else 0
+    for i in runs[1:]:
+        if i != prev + 1:
+            work.fresh.append((lo, prev))
+            lo = i
+        prev = i
+    if runs:
+        work.fresh.append((lo, prev))
+    return len(ids)
+
+
+def _reschedule_if_ladder_changed(
+    session: Session, config: Config, now: datetime, fresh: list[tuple[int, int]] = ()
+) -> int:
     """Recompute ``next_send_at`` of every open deadline when policies, calendar or
-    send time changed since the last run (stored fingerprint); returns how many."""
+    send time changed since the last run (stored fingerprint); returns how many.
+
+    ``fresh``: (first, last) id ranges of deadlines this transaction has just created
+    open with the current ladder (their first send instant): they are counted, not
+    read again. The others are read a page of ``CHUNK`` rows at a time, and a row
+    whose value is already right is not written again.
+    """
     fp = ladder_fingerprint(config)
     stored = session.execute(sa.select(meta.c.value).where(meta.c.key == "ladder")).scalar()
     if stored == fp:
         return 0
-    s = config.settings
-    rules = {r.id: r for r in config.rules}
-    rows = session.execute(
-        sa.select(
-            deadlines.c.id, deadlines.c.rule_id, deadlines.c.due, deadlines.c.materialised_through
-        ).where(deadlines.c.status == OPEN)
-    ).all()
-    updates = []
-    for r in rows:
-        rule = rules.get(r.rule_id)
-        policy = config.policies.get(rule.escalation) if rule else None
-        nxt = (
-            next_instant_after(
-                policy, config.calendar, r.due, r.materialised_through, s.timezone, s.send_time
-            )
-            if policy
-            else None
-        )
-        updates.append({"b_id": r.id, "b_next": nxt})
-    if updates:
-        session.execute(
-            deadlines.update()
-            .where(deadlines.c.id == sa.bindparam("b_id"))
-            .values(next_send_at=sa.bindparam("b_next")),
-            updates,
-        )
+    work = _Pass(session, config, now, "hanchot")
+    escalation = {r.id: r.escalation for r in config.rules}
+    conn = work.conn
+    due_of = bulk.memo_result(conn, deadlines.c.due)
+    instant_of = bulk.memo_result(conn, deadlines.c.next_send_at)
+    # By id alone: with "status = 'open'" in the WHERE, SQLite may walk the status
+    # index and sort every open row again for each page.
+    sql = (
+        "SELECT id, status, rule_id, due, materialised_through, next_send_at"
+        " FROM deadlines WHERE id > ? AND id < ? ORDER BY id LIMIT ?"
+    )
+    seen = 0
+    # The gaps between the fresh ranges: (after this id, before that one).
+    gaps, last = [], 0
+    for lo, hi in sorted(fresh):
+        gaps.append((last, lo))
+        seen += hi - lo + 1
+        last = hi
+    gaps.append((last, None))
+    for last, before in gaps:
+        top = before if before is not None else 2**62
+        while page := bulk.select(conn, sql, (last, top, CHUNK)):
+            last = page[-1][0]
+            updates = []
+            for ident, status, rule_id, due, through, stored_next in page:
+                if status != OPEN:
+                    continue
+                seen += 1
+                nxt = work.next_instant(escalation.get(rule_id), due_of(due), instant_of(through))
+                if nxt != instant_of(stored_next):
+                    updates.append((work.instant(nxt), ident))
+            bulk.update(conn, deadlines, ("next_send_at",), ("id",), updates)
     if stored is None:
         session.execute(meta.insert().values(key="ladder", value=fp))
     else:
         session.execute(meta.update().where(meta.c.key == "ladder").values(value=fp))
-    return len(updates)
+    return seen
