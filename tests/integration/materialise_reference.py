@@ -357,8 +357,10 @@ def _materialise(
             continue
         if row.status not in (OPEN, CANCELLED):
             continue  # done, waived or reported: not the rule's to change
-        if row.original_due is not None:
-            values["due"] = row.due  # an approved extension moved it (portal)
+        # The portal's rule for an approved extension (issue 8), shared with the bulk code.
+        from engine.store.portal_ops import keep_extension
+
+        values["due"] = keep_extension(session, row, occ.due, now=now, actor=actor)
         old = {k: getattr(row, k) for k in TRACKED}
         changed = {k: v for k, v in values.items() if old[k] != v}
         if not changed and row.status == OPEN:
