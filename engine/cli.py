@@ -301,6 +301,10 @@ def _shortcut(argv: list[str]) -> int | None:
             return None
         due_command(**params)
         return 0
+    if argv[0] == "run" and "--once" in argv:
+        from engine.quick_once import run_once_shortcut
+
+        return run_once_shortcut(argv[1:], os.environ)
     return None
 
 
