@@ -263,6 +263,7 @@ def run_once_shortcut(args: list[str], env: Mapping[str, str]) -> int | None:
             return None
         conn = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
         try:
+            conn.execute("BEGIN")  # one snapshot for the record, the mark and the look-ups
             row = conn.execute(
                 "SELECT value FROM store_meta WHERE key = ?", (RECORD_KEY,)
             ).fetchone()
