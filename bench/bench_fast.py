@@ -18,7 +18,7 @@ figure least disturbed by other load). Rows:
 5. ``hanchot due --stdin`` of 200,000 lines end to end vs the ``holidays`` package's
    own loop, warm, in-process (timed on 20,000 lines, scaled).
 
-The figures are printed and written to ``bench/results/<date>-fast.md`` (the date of
+The figures are printed and appended to ``bench/results/<date>-fast.md`` (the date of
 the run, UTC) unless ``--no-write``.
 """
 
@@ -283,8 +283,11 @@ def main() -> None:
         today = datetime.now(UTC).date().isoformat()
         out = REPO / "bench" / "results" / f"{today}-fast.md"
         out.parent.mkdir(exist_ok=True)
+        # Appended: earlier runs of the day stay in the file for comparison.
+        earlier = out.read_text(encoding="utf-8") + "\n" if out.exists() else ""
+        stamp = datetime.now(UTC).strftime("%H:%M UTC")
         out.write_text(
-            f"# bench/bench_fast.py, {today}\n\n"
+            earlier + f"# bench/bench_fast.py, {today} {stamp}\n\n"
             f"`{' '.join(sys.argv)}` on {platform.node() or 'this machine'}, "
             f"{os.cpu_count()} cores (shared with other work: min of {reps} × {runs} runs; "
             f"run --once rows {reps} × {max(3, runs // 4)}), Python "

@@ -4,6 +4,13 @@ Exit codes (README, Commands): 0 ok, 1 the check asked for failed, 2 bad usage o
 bad configuration, 3 the database is unusable (damaged, not a database, unreachable),
 4 the disk is full, 130 interrupted. Errors go to stderr as ``file:line: message``
 or ``hanchot: message``; never a traceback for bad input or broken storage.
+
+Typer (and Click, Rich, pydantic) costs ~80 ms to import: :func:`main` answers the two
+commands cron and admins run most without it — ``due START SPAN`` (read by
+:func:`parse_due_args`, answered by the same :func:`due_command` as the Typer command)
+and ``run --once`` with nothing to do (:mod:`engine.quick_once`) — and hands
+everything else (``--help``, any other option, usage errors) to Typer, the
+application in :mod:`engine.cli_app`. ``HANCHOT_SHORTCUTS=off`` always takes Typer.
 """
 
 from __future__ import annotations
@@ -241,9 +248,9 @@ def parse_due_args(args: list[str], env) -> dict | None:
     while i < len(args):
         arg = args[i]
         i += 1
-        if not arg.startswith("-") or arg == "-":
-            if arg == "-":
-                return None
+        if arg == "-":
+            return None
+        if not arg.startswith("-"):
             positional.append(arg)
             continue
         if arg == "--explain":
