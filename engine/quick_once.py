@@ -68,7 +68,9 @@ MARK_SQL = (
 #: Anything for a cycle to do as of ``?`` (an instant as SQLAlchemy stores it on
 #: SQLite: naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff``)? One row means yes.
 DUE_SQL = (
-    "SELECT 1 FROM deadlines WHERE next_send_at <= ? AND status = 'open' LIMIT 1",
+    # `+status`: not the (status, due) index, which would read every open deadline;
+    # the range of next_send_at up to now is empty when nothing is due.
+    "SELECT 1 FROM deadlines WHERE next_send_at <= ? AND +status = 'open' LIMIT 1",
     "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1",
     "SELECT 1 FROM outbox WHERE state = 'pending' AND last_error LIKE 'internal error: %' "
     "AND ? IS NOT NULL LIMIT 1",
@@ -346,7 +348,7 @@ def remember(engine, config_dir, sig: str | None, before: list | None, timezone:
         with open(pointer, encoding="utf-8") as f:
             if f.read() == text:
                 return
-    except OSError:
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8: written anew
         pass
     try:
         _write(pointer, text)

@@ -145,7 +145,7 @@ def test_nothing_to_do_same_output_both_ways(tmp_path, lang):
     assert fast.shortcut and not slow.shortcut
     assert fast.result() == slow.result()
     assert fast.returncode == 0 and fast.stdout.count("\n") == 1
-    # ... and without --now (the clock: far past every deadline of 2022, so due).
+    # An hour later nothing is due yet either: still the shortcut.
     assert once(site, "2022-07-21T09:00:00+07:00", lang=lang).shortcut
 
 
@@ -318,3 +318,42 @@ def test_other_options_and_another_database_take_the_full_cycle(tmp_path):
     assert not once(site, JUL21).shortcut
     bad = once(site, "2022-07-21T08:00:00")  # no UTC offset: the full path's error
     assert bad.returncode == 2 and "no UTC offset" in bad.stderr and not bad.shortcut
+
+
+@pytest.mark.parametrize("damage", ["garbage", "another signature", "record removed"])
+def test_a_damaged_or_foreign_record_takes_the_full_cycle_and_is_rewritten(tmp_path, damage):
+    site = make_site(tmp_path, BAO_CAO)
+    settle(site, JUL21)
+    pointer = site / "var" / "cache" / "run-once.json"
+    if damage == "garbage":
+        pointer.write_bytes(b"\xff{not json")
+    elif damage == "another signature":
+        pointer.write_text(pointer.read_text().replace('"signature": "', '"signature": "0'))
+    else:
+        execute(site, "DELETE FROM store_meta WHERE key = 'run_once'")
+    r = once(site, JUL21)
+    assert r.result() == (
+        0,
+        "0 messages sent (0 reminders), 0 failed, 0 deferred, 0 superseded\n",
+        "",
+    )
+    assert not r.shortcut
+    assert once(site, JUL21).shortcut  # the full run wrote it again
+
+
+def test_the_look_ups_search_indexes_and_read_no_table_whole(tmp_path):
+    from engine.quick_once import DUE_SQL, MARK_SQL, sqlite_instant
+
+    site = make_site(tmp_path, BAO_CAO)
+    settle(site, JUL21)
+    at = sqlite_instant(__import__("datetime").datetime.fromisoformat(JUL21))
+    with sqlite3.connect(site / "var" / "hanchot.db") as c:
+        for sql in DUE_SQL + MARK_SQL:
+            args = (at,) if "?" in sql else ()
+            details = [r[-1] for r in c.execute("EXPLAIN QUERY PLAN " + sql, args)]
+            if "store_meta" in sql or "alembic_version" in sql:
+                continue  # a handful of rows
+            assert details and all(d.startswith("SEARCH") for d in details), (sql, details)
+        plan = c.execute("EXPLAIN QUERY PLAN " + DUE_SQL[0], (at,)).fetchall()
+    # Not the (status, due) index: that one reads every open deadline.
+    assert "ix_deadlines_next_send_at" in plan[0][-1]
