@@ -4,6 +4,13 @@ Exit codes (README, Commands): 0 ok, 1 the check asked for failed, 2 bad usage o
 bad configuration, 3 the database is unusable (damaged, not a database, unreachable),
 4 the disk is full, 130 interrupted. Errors go to stderr as ``file:line: message``
 or ``hanchot: message``; never a traceback for bad input or broken storage.
+
+Typer (and Click, Rich, pydantic) costs ~80 ms to import: :func:`main` answers the two
+commands cron and admins run most without it — ``due START SPAN`` (read by
+:func:`parse_due_args`, answered by the same :func:`due_command` as the Typer command)
+and ``run --once`` with nothing to do (:mod:`engine.quick_once`) — and hands
+everything else (``--help``, any other option, usage errors) to Typer, the
+application in :mod:`engine.cli_app`. ``HANCHOT_SHORTCUTS=off`` always takes Typer.
 """
 
 from __future__ import annotations
@@ -12,19 +19,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from engine.errors import ConfigError, HanchotError
 from engine.i18n import _
 
-app = typer.Typer(
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    help="hanchot — hạn chót: deadlines of a Sở's kế hoạch kiểm soát TTHC.",
+#: Names that live in :mod:`engine.cli_app` (they need Typer), importable from here.
+_APP_NAMES = frozenset(
+    {"app", "ConfigOpt", "RulesOpt", "DatabaseOpt", "_mark_given", "_root", "due"}
 )
+
+
+def __getattr__(name: str):
+    # PEP 562: `from engine.cli import app` imports Typer only when asked for.
+    if name in _APP_NAMES:
+        from engine import cli_app
+
+        return getattr(cli_app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class GivenPath(type(Path())):  # type: ignore[misc]
@@ -36,43 +47,6 @@ class GivenPath(type(Path())):  # type: ignore[misc]
     given_by = ""
 
 
-def _mark_given(ctx: typer.Context, param: typer.CallbackParam, value: Path | None):
-    """Option callback: tag a value that did not come from the default."""
-    if value is None:
-        return value
-    source = ctx.get_parameter_source(param.name or "")
-    if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
-        return value
-    given = GivenPath(value)
-    if source.name == "ENVIRONMENT":
-        given.given_by = param.envvar if isinstance(param.envvar, str) else "environment"
-    else:
-        given.given_by = param.opts[0] if param.opts else param.name or ""
-    return given
-
-
-ConfigOpt = Annotated[
-    Path,
-    typer.Option(
-        "--config",
-        envvar="HANCHOT_CONFIG",
-        help="Configuration directory.",
-        callback=_mark_given,
-    ),
-]
-RulesOpt = Annotated[
-    Path,
-    typer.Option("--rules", envvar="HANCHOT_RULES", help="Rules directory.", callback=_mark_given),
-]
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="HANCHOT_DATABASE_URL",
-        help="Database URL instead of settings.database, e.g. sqlite:///var/thu-2022.db "
-        "(a relative SQLite path is relative to the current directory).",
-    ),
-]
 DEFAULT_CONFIG = Path("config")
 DEFAULT_RULES = Path("rules")
 
@@ -122,11 +96,6 @@ def env_with_database(database: str | None) -> dict[str, str]:
     return env
 
 
-@app.callback()
-def _root() -> None:
-    """hanchot — hạn chót: deadlines of a Sở's kế hoạch kiểm soát TTHC."""
-
-
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
@@ -136,18 +105,15 @@ def _dump_json(data) -> str:
 
 
 # ----------------------------------------------------------------------------- due
-@app.command()
-def due(
-    start: Annotated[str | None, typer.Argument(help="Start date, YYYY-MM-DD.")] = None,
-    span: Annotated[str | None, typer.Argument(help="'30 days', '5 ngày làm việc'...")] = None,
-    roll: Annotated[str | None, typer.Option(help="forward | backward | none")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text | json")] = "text",
-    explain: Annotated[bool, typer.Option(help="Show each step and skipped day.")] = False,
-    stdin: Annotated[
-        bool, typer.Option("--stdin", help="Read START<TAB>SPAN lines, print one date each.")
-    ] = False,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    rules: RulesOpt = DEFAULT_RULES,
+def due_command(
+    start: str | None,
+    span: str | None,
+    roll: str | None,
+    fmt: str,
+    explain: bool,
+    stdin: bool,
+    config: Path,
+    rules: Path,
 ) -> None:
     """Due date of SPAN counted from START (Bộ luật Dân sự 2015, Điều 147–148)."""
     from engine.core.spans import Roll, explain_span, parse_date, parse_roll, parse_span
@@ -260,11 +226,106 @@ def _as_hanchot_error(e: BaseException) -> HanchotError | None:
     return None
 
 
+#: Set to ``off`` to answer every command the long way (Typer, the full ``run --once``
+#: cycle): for tests comparing both ways and for looking into a suspected shortcut bug.
+SHORTCUTS_ENV = "HANCHOT_SHORTCUTS"
+
+#: ``hanchot due``'s options that take a value, and the parameter each one sets.
+_DUE_VALUE_OPTIONS = {"--roll": "roll", "--format": "fmt", "--config": "config", "--rules": "rules"}
+_DUE_ENV = {"config": "HANCHOT_CONFIG", "rules": "HANCHOT_RULES"}
+
+
+def parse_due_args(args: list[str], env) -> dict | None:
+    """The parameters of ``hanchot due ARGS`` exactly as Typer gives them to
+    :func:`due_command`, or None whenever this small reader is not certain to agree
+    with Typer: ``--help``, ``--stdin``, ``--no-explain``, a repeated or unknown option,
+    a value that looks like an option, ``--``, not exactly START and SPAN, an empty
+    ``HANCHOT_CONFIG``/``HANCHOT_RULES``. Typer then reads the arguments (and makes
+    the usage errors), so only the common case is taken here."""
+    values: dict = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "-":
+            return None
+        if not arg.startswith("-"):
+            positional.append(arg)
+            continue
+        if arg == "--explain":
+            if "explain" in values:
+                return None
+            values["explain"] = True
+            continue
+        name, eq, value = arg.partition("=")
+        param = _DUE_VALUE_OPTIONS.get(name)
+        if param is None or param in values:
+            return None
+        if not eq:
+            if i >= len(args):
+                return None
+            value = args[i]
+            i += 1
+        if value.startswith("-"):
+            return None
+        values[param] = value
+    if len(positional) != 2:
+        return None
+    out = {
+        "start": positional[0],
+        "span": positional[1],
+        "roll": values.get("roll"),
+        "fmt": values.get("fmt", "text"),
+        "explain": values.get("explain", False),
+        "stdin": False,
+    }
+    for param, default in (("config", DEFAULT_CONFIG), ("rules", DEFAULT_RULES)):
+        if param in values:
+            path = GivenPath(values[param])
+            path.given_by = "--" + param
+        elif _DUE_ENV[param] in env:
+            if not env[_DUE_ENV[param]]:
+                return None
+            path = GivenPath(env[_DUE_ENV[param]])
+            path.given_by = _DUE_ENV[param]
+        else:
+            path = default
+        out[param] = path
+    return out
+
+
+def _shortcut(argv: list[str]) -> int | None:
+    """Answer ``argv`` without Typer when it is one of the common fast cases: the
+    exit code, or None to take the normal way. The answer comes from the same
+    functions as the Typer commands' (one code path); only the reading of the
+    arguments is done here."""
+    if os.environ.get(SHORTCUTS_ENV) == "off" or not argv:
+        return None
+    if argv[0] == "due":
+        params = parse_due_args(argv[1:], os.environ)
+        if params is None:
+            return None
+        due_command(**params)
+        return 0
+    if argv[0] == "run" and "--once" in argv:
+        from engine.quick_once import run_once_shortcut
+
+        return run_once_shortcut(argv[1:], os.environ)
+    return None
+
+
 def main() -> None:
     """Console-script entry point: run the app; a HanchotError (or a storage fault)
     becomes one line on stderr and its exit code."""
     try:
+        code = _shortcut(sys.argv[1:])
+        if code is not None:
+            sys.stdout.flush()
+            sys.exit(code)
         register_commands(sys.argv[1:])
+        from engine.cli_app import app
+
         app()
     except BrokenPipeError:
         # `hanchot plan | head`: the reader went away; not an error of ours.

@@ -111,12 +111,20 @@ def run_once(
                 )
             )
 
+    from engine import quick_once
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        # Read before the config is loaded: a file edited meanwhile differs next time.
+        try:
+            inputs = quick_once.signature(config_dir, rules_dir, env)
+        except OSError:
+            inputs = None
         cfg = _load(config_dir, rules_dir, now)
         engine = db.make_engine(cfg.settings.database)
         try:
             db.migrate(engine)
+            mark = quick_once.mark_before(engine)
             sessions = db.session_factory(engine)
             with sessions() as s, s.begin():
                 materialise(s, cfg, now)
@@ -132,6 +140,9 @@ def run_once(
             if not stopped:
                 send_notices(cfg, sessions, transports, now)  # the portal's one-off messages
                 record_daemon_seen(sessions, now)  # hanchot web's /healthz reads it
+            if not stopped and report.exit_code == 0:
+                # What lets the next `run --once` with nothing to do skip all this.
+                quick_once.remember(engine, config_dir, inputs, mark, cfg.settings.timezone, now)
         finally:
             engine.dispose()
     finally:

@@ -29,7 +29,13 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from engine.core.calendar import DayEntry, HolidaySource, YearData, vietnam_year
+from engine.core.calendar import (
+    DayEntry,
+    HolidaySource,
+    YearData,
+    package_names_en,
+    vietnam_year,
+)
 from engine.files import private_dir
 
 #: Bump when the file layout or the meaning of its fields changes.
@@ -210,3 +216,10 @@ def calendar_source(
     except OSError:
         return vietnam_year
     return cached_source(cache_dir(config_dir), key)
+
+
+#: The holidays' English names for a calendar whose years come from the cache: the
+#: core gives them only to a calendar computed by :func:`vietnam_year` itself, and the
+#: cache keeps the Vietnamese names. Looked up (importing ``holidays``) only when a
+#: message in English names a holiday.
+names_en = package_names_en

@@ -137,10 +137,12 @@ def read_calendar_data(data, name: str) -> tuple[dict[date, str], dict[date, str
 
 def load_calendar(config_dir: Path | str) -> WorkingCalendar:
     """The working calendar with ``config_dir/calendar.yaml`` applied (if the file exists)."""
-    from engine.loader.calendar_cache import calendar_source
+    from engine.loader.calendar_cache import calendar_source, names_en
 
     path = Path(config_dir) / "calendar.yaml"
     if not path.exists():
-        return WorkingCalendar(source=calendar_source(config_dir))
+        return WorkingCalendar(source=calendar_source(config_dir), names_en=names_en)
     off, work = read_calendar_data(load_yaml(path), str(path))
-    return WorkingCalendar(off, work, source=calendar_source(config_dir, off, work))
+    return WorkingCalendar(
+        off, work, source=calendar_source(config_dir, off, work), names_en=names_en
+    )

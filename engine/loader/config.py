@@ -399,10 +399,10 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
 
 # =============================================================== calendar
 def _load_calendar(c: _Collector, path: Path) -> WorkingCalendar:
-    from engine.loader.calendar_cache import calendar_source
+    from engine.loader.calendar_cache import calendar_source, names_en
 
     if not path.exists():
-        return WorkingCalendar(source=calendar_source(path.parent))
+        return WorkingCalendar(source=calendar_source(path.parent), names_en=names_en)
     ok, data = c.load(path)
     if not ok:
         return WorkingCalendar()
@@ -411,7 +411,9 @@ def _load_calendar(c: _Collector, path: Path) -> WorkingCalendar:
     except ConfigError as e:
         c.extend(e.problems)
         return WorkingCalendar()
-    return WorkingCalendar(off, work, source=calendar_source(path.parent, off, work))
+    return WorkingCalendar(
+        off, work, source=calendar_source(path.parent, off, work), names_en=names_en
+    )
 
 
 # =============================================================== units

@@ -137,10 +137,23 @@ def rule_fingerprint(rule: Rule) -> str:
 
 
 def events_mark(session: Session) -> list[Any]:
-    """The events' high-water mark: count and newest id of the events and of the audit
-    rows about events. Ids of ``events`` can be reused after a removal (SQLite), and
-    ids of concurrent PostgreSQL transactions can commit out of order; the append-only
-    log's count only ever grows, with every event recorded or removed."""
+    """The events' high-water mark: it changes whenever an event is recorded or removed.
+
+    Recording or removing an event always appends an audit row about events, and the
+    audit log is append-only (its triggers refuse UPDATE, DELETE and, on PostgreSQL,
+    TRUNCATE). On SQLite writers take turns and a new row's id is larger than every
+    id in the table, so the newest ids of the events and of those audit rows are the
+    mark: two index look-ups, whatever the number of rows. On PostgreSQL the ids of
+    concurrent transactions can commit out of order: there the mark is the count and
+    newest id of the events and of the audit rows about events (the log's count only
+    ever grows)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return [
+            session.execute(sa.select(sa.func.max(events.c.id))).scalar(),
+            session.execute(
+                sa.select(sa.func.max(audit.c.id)).where(audit.c.entity == "event")
+            ).scalar(),
+        ]
     ev = session.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one()
     au = session.execute(
         sa.select(sa.func.count(), sa.func.max(audit.c.id)).where(audit.c.entity == "event")

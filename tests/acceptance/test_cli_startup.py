@@ -12,14 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def imported(*args: str, cwd: Path = ROOT) -> set[str]:
+def imported(
+    *args: str, cwd: Path = ROOT, lang: str | None = None, shortcuts: bool = True
+) -> set[str]:
     """The modules a real ``hanchot ARGS`` process imported (``-X importtime``)."""
+    import os
+
+    env = dict(os.environ)
+    if lang is not None:
+        env["HANCHOT_LANG"] = lang
+    if not shortcuts:
+        env["HANCHOT_SHORTCUTS"] = "off"
     r = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "from engine.cli import main; main()", *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
         cwd=cwd,
+        env=env,
         timeout=60,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -35,9 +45,11 @@ def test_due_imports_no_store_no_holidays_no_other_command(tmp_path):
 
     shutil.copytree(ROOT / "config", tmp_path / "config")
     (tmp_path / "var").mkdir(mode=0o700)  # as `hanchot run` leaves it
-    # The calendar of 2022 comes from var/cache/calendar after the first run.
-    imported("due", "2022-03-11", "30 days", cwd=tmp_path)
-    mods = imported("due", "2022-03-11", "30 days", cwd=tmp_path)
+    # The calendar of 2022 comes from var/cache/calendar after the first run. In
+    # Vietnamese (the default): the cache keeps the Vietnamese holiday names, and an
+    # English message naming a holiday asks the holidays package for its English name.
+    imported("due", "2022-03-11", "30 days", cwd=tmp_path, lang="vi")
+    mods = imported("due", "2022-03-11", "30 days", cwd=tmp_path, lang="vi")
     for heavy in (
         "sqlalchemy",
         "alembic",
@@ -116,9 +128,15 @@ def test_run_once_with_nothing_due_imports_no_mail_and_no_alembic(tmp_path):
     (tmp_path / "rules").mkdir()
     now = ("--now", "2022-01-03T08:00:00+07:00")
     imported("run", "--once", *now, cwd=tmp_path)  # creates and migrates the database
-    mods = imported("run", "--once", *now, cwd=tmp_path)
+    # The full cycle (the shortcut off): no Alembic, no mail code.
+    mods = imported("run", "--once", *now, cwd=tmp_path, shortcuts=False)
     assert "engine.store.materialise" in mods
     for heavy in ("alembic", "jinja2", "notifications", "notifications.transport"):
+        assert heavy not in mods, heavy
+    # The shortcut (engine.quick_once): not even SQLAlchemy or Typer.
+    mods = imported("run", "--once", *now, cwd=tmp_path)
+    assert "engine.quick_once" in mods
+    for heavy in ("sqlalchemy", "typer", "pydantic", "yaml", "engine.store.materialise"):
         assert heavy not in mods, heavy
 
 
