@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from contextlib import redirect_stdout
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -173,6 +173,13 @@ def history(url_new: str, url_ref: str, tmp_path, monkeypatch) -> None:
     changed = both("rule changed", config2, later)
     assert changed.updated > 10
     on_both("DELETE FROM events WHERE event_id IN ('qd-2', 'a_b', 'qd-020')")
+    # As `event remove` does, the removal is in the audit log: that is what the events'
+    # high-water mark (events_mark) sees, whichever events were removed.
+    on_both(
+        "INSERT INTO audit_log (at, actor, action, entity, reason, os_user) "
+        "VALUES (:at, 'test', 'remove', 'event', 'removed by the test', 'test')",
+        at=later.astimezone(UTC).replace(tzinfo=None),
+    )
     removed = both("events removed", config2, later)
     assert removed.cancelled >= 3
     without = make_config(tmp_path, rules=tuple(r for r in config2.rules if r is not QUARTERLY))
