@@ -40,9 +40,8 @@ from engine.store.dispatch import (
     next_wake,
     transport_factory,
 )
-from engine.store.materialise import materialise
+from engine.store.materialise import events_mark, materialise
 from engine.store.notices import send_notices
-from engine.store.tables import events
 from engine.web.links import link_maker
 
 log = logging.getLogger("hanchot.daemon")
@@ -295,9 +294,7 @@ class Daemon:
         """Materialise as of ``now``; ``why`` is the log line's ``{report}`` template."""
         with self.sessions() as s, s.begin():
             report = materialise(s, self.config, now)
-            self._events_mark = tuple(
-                s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one()
-            )
+            self._events_mark = events_mark(s)
         self._day = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
         if report.created or report.updated or report.cancelled or report.reopened:
             log.info(why.format(report=report))
@@ -364,8 +361,10 @@ class Daemon:
             if self.stopping.is_set():
                 return
             self._reload_if_changed(now)
+            # The same high-water mark as materialise's fingerprint: the events' newest
+            # id alone misses a removal followed by a recording under the reused id.
             with self.sessions() as s:
-                mark = tuple(s.execute(sa.select(sa.func.count(), sa.func.max(events.c.id))).one())
+                mark = events_mark(s)
             today = now.astimezone(ZoneInfo(self.config.settings.timezone)).date()
             if send_notices(self.config, self.sessions, self.transports, now):
                 log.info(_("portal notices sent"))
