@@ -240,8 +240,10 @@ def test_restart_with_nothing_changed_recomputes_nothing_and_changes_are_picked_
     assert r.returncode == 0, r.stderr
 
     proc = start(site)  # (`event add` has materialised already)
-    wait_started(proc)
-    stop(proc)
+    try:
+        wait_started(proc)
+    finally:
+        stop(proc)
     assert row(site, "qd-1") == (due1, "open", title)
 
     # Changed behind hanchot's back (no input of materialise changed): a restart
