@@ -275,3 +275,43 @@ def test_restart_with_nothing_changed_recomputes_nothing_and_changes_are_picked_
         err = stop(proc)
     assert "deadlines after new events: 1 created" in err
     assert "configuration reloaded (1 rules)" in err
+
+
+def test_the_daemon_imports_neither_the_portal_nor_mail_nor_migrations_to_idle(tmp_path):
+    # Resident memory is mostly the code imported: `hanchot run` without --web loads no
+    # portal (Starlette, spreadsheets, Word), no mail templates until a mail is due,
+    # no Alembic when the schema is current, no holidays once var/ caches the calendar.
+    site = tmp_path
+    shutil.copytree(ROOT / "config", site / "config")
+    (site / "rules").mkdir()
+    (site / "rules" / "plan.yaml").write_text(RULES, encoding="utf-8")
+    for _ in range(2):  # the first creates and migrates the store, the second (var/
+        r = hanchot(site, "run", "--once")  # there now) fills the calendar cache
+        assert r.returncode == 0, r.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-c", "from engine.cli import main; main()", "run"],
+        cwd=site,
+        env=env(),
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        lines = wait_started(proc)
+    finally:
+        stop(proc)
+    mods = {x.rsplit("|", 1)[1].strip() for x in lines if x.startswith("import time:")}
+    assert "engine.daemon" in mods and "apscheduler.schedulers.blocking" in mods
+    for heavy in (
+        "starlette",
+        "uvicorn",
+        "openpyxl",
+        "docx",
+        "engine.web.app",
+        "jinja2",
+        "notifications",
+        "alembic",
+        "holidays",
+        "prometheus_client",  # only with --http
+    ):
+        assert heavy not in mods, heavy
