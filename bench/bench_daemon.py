@@ -19,8 +19,10 @@ Baselines, measured in the same run: a process that only imports ``engine.cli``
 queries (:func:`engine.store.dispatch.next_wake`) on the same store, once per 30-s
 poll.
 
-Run: ``nice .venv/bin/python bench/bench_daemon.py [--million] [--idle 60] [--runs 3]``
-(about 2 minutes at 100,000; ``--million`` about 5 more). Results are appended to
+Run: ``nice .venv/bin/python bench/bench_daemon.py [--million | --only-million]
+[--postgres] [--idle 60] [--runs 3]`` (about 2 minutes at 100,000; ``--million``
+about 5 more; ``--postgres`` adds 100,000 on a throwaway server from Debian's
+``postgresql`` package). Results are appended to
 ``bench/results/<UTC date>-daemon.md``. ``rows(runs)`` gives the figures to an
 aggregating benchmark as dicts ``{what, hanchot, baseline, ratio, target, ok}``.
 """
@@ -54,14 +56,19 @@ HANCHOT = Path(sys.executable).with_name("hanchot")
 CHUNK = 50_000
 
 
-def build_store(root: Path, n: int, now: datetime) -> Path:
-    """A site under ``root`` whose SQLite store holds ``n`` open deadlines, ``n`` sent
-    outbox rows and a materialisation fingerprint that matches its configuration."""
+def sqlite_url(root: Path) -> str:
+    # In var/ beside config/, as the embedded default: the calendar cache lives there too.
+    return f"sqlite:///{root / 'var' / 'hanchot.db'}"
+
+
+def build_store(root: Path, n: int, now: datetime, url: str | None = None) -> Path:
+    """A site under ``root`` whose store (SQLite in ``var/``, or ``url``) holds ``n``
+    open deadlines, ``n`` sent outbox rows and a materialisation fingerprint that
+    matches its configuration."""
     from engine.loader.config import load_config
     from engine.store import materialise as m
 
-    # In var/ beside config/, as the embedded default: the calendar cache lives there too.
-    url = f"sqlite:///{root / 'var' / 'hanchot.db'}"
+    url = url or sqlite_url(root)
     site = write_site(root, url)
     (root / "var").mkdir(mode=0o700)
     engine = db.make_engine(url)
@@ -151,7 +158,7 @@ def build_store(root: Path, n: int, now: datetime) -> Path:
     with sessions() as s, s.begin():  # the daemon's start must find nothing to do
         report = m.materialise(s, cfg, now)
         assert report.skipped and not report.rescheduled, report
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return site
@@ -222,11 +229,11 @@ def bare_import() -> tuple[float, float]:
     return took, rss
 
 
-def due_queries_ms(site: Path) -> float:
+def due_queries_ms(url: str) -> float:
     """Median ms of the indexed "anything due?" look-ups (next_wake), 20 runs."""
     from engine.store.dispatch import next_wake
 
-    engine = db.make_engine(f"sqlite:///{site / 'var' / 'hanchot.db'}")
+    engine = db.make_engine(url)
     sessions = db.session_factory(engine)
     times = []
     for _ in range(20):
@@ -238,9 +245,9 @@ def due_queries_ms(site: Path) -> float:
     return statistics.median(times)
 
 
-def measure(site: Path, n: int, runs: int, idle: float) -> list[dict]:
+def measure(site: Path, url: str, n: int, runs: int, idle: float) -> list[dict]:
     base_s, base_mb = min(bare_import() for _ in range(3))
-    due_ms = due_queries_ms(site)
+    due_ms = due_queries_ms(url)
     starts = []
     for k in range(runs):
         proc, _port, took = start_daemon(site)
@@ -257,7 +264,8 @@ def measure(site: Path, n: int, runs: int, idle: float) -> list[dict]:
     finally:
         stop_daemon(proc)
     cpu = (c1.user + c1.system) - (c0.user + c0.system)
-    label = f"{n:,} deadlines"
+    dialect = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    label = f"{n:,} deadlines, {dialect}"
     ready_target = 2.0 if n <= 100_000 else None
 
     def row(what, value, baseline, target, ok):
@@ -299,18 +307,21 @@ def measure(site: Path, n: int, runs: int, idle: float) -> list[dict]:
     ]
 
 
-_BUILT: dict[int, Path] = {}
+_BUILT: dict[tuple[int, str | None], Path] = {}
 
 
-def rows(runs: int = 3, *, n: int = 100_000, idle: float = 60.0) -> list[dict]:
-    """The figures at ``n`` deadlines, for an aggregating benchmark. Baselines: the
-    bare ``import engine.cli`` process (start s, RSS MB) and, for the idle CPU, the
-    time of one round of the indexed "anything due?" queries (s)."""
-    if n not in _BUILT:
+def rows(
+    runs: int = 3, *, n: int = 100_000, idle: float = 60.0, postgres: str | None = None
+) -> list[dict]:
+    """The figures at ``n`` deadlines (SQLite, or the empty PostgreSQL database at the
+    URL ``postgres``), for an aggregating benchmark. Baselines: the bare ``import
+    engine.cli`` process (start s, RSS MB) and, for the idle CPU, the time of the
+    indexed "anything due?" queries once per 30-s poll (s)."""
+    if (n, postgres) not in _BUILT:
         tmp = Path(tempfile.mkdtemp(prefix="hanchot-bench-daemon-"))
-        build_store(tmp, n, datetime.now(UTC))
-        _BUILT[n] = tmp
-    return measure(_BUILT[n], n, runs, idle)
+        build_store(tmp, n, datetime.now(UTC), postgres)
+        _BUILT[n, postgres] = tmp
+    return measure(_BUILT[n, postgres], postgres or sqlite_url(_BUILT[n, postgres]), n, runs, idle)
 
 
 def _fmt(x) -> str:
@@ -327,6 +338,9 @@ def main() -> None:
     ap.add_argument("--only-million", action="store_true")
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--postgres", action="store_true", help="also 100,000 on a throwaway PostgreSQL"
+    )
     args = ap.parse_args()
     now = datetime.now(UTC)
     out = ROOT / "bench" / "results" / f"{now:%Y-%m-%d}-daemon.md"
@@ -337,7 +351,7 @@ def main() -> None:
         "",
         f"`bench/bench_daemon.py {' '.join(sys.argv[1:])}`, {os.cpu_count()} cores "
         f"(shared; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}), "
-        f"Python {sys.version.split()[0]}, SQLite",
+        f"Python {sys.version.split()[0]}",
         "",
         "| what | hanchot | baseline | ratio | target | ok |",
         "|---|---|---|---|---|---|",
@@ -345,14 +359,27 @@ def main() -> None:
     sizes = [] if args.only_million else [100_000]
     if args.million or args.only_million:
         sizes.append(1_000_000)
-    for n in sizes:
-        t0 = time.perf_counter()
-        got = rows(args.runs, n=n, idle=args.idle)
-        print(f"{n:,}: built and measured in {time.perf_counter() - t0:.0f} s", flush=True)
-        for r in got:
-            line = "| " + " | ".join(_fmt(r[k]) if k != "what" else r[k] for k in r) + " |"
-            lines.append(line)
-            print(line, flush=True)
+    pg = None
+    if args.postgres:
+        sys.path.insert(0, str(ROOT / "tests" / "integration"))
+        from drill_helpers import PgServer
+
+        pg = PgServer()
+    cases = [(n, None) for n in sizes]
+    if pg is not None:
+        cases.append((100_000, pg.fresh_database("bench_daemon")))
+    try:
+        for n, pg_url in cases:
+            t0 = time.perf_counter()
+            got = rows(args.runs, n=n, idle=args.idle, postgres=pg_url)
+            print(f"{n:,}: built and measured in {time.perf_counter() - t0:.0f} s", flush=True)
+            for r in got:
+                line = "| " + " | ".join(_fmt(r[k]) if k != "what" else r[k] for k in r) + " |"
+                lines.append(line)
+                print(line, flush=True)
+    finally:
+        if pg is not None:
+            pg.close()
     with open(out, "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     for site in _BUILT.values():  # 1,000,000 deadlines take 650 MB
