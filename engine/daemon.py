@@ -11,6 +11,13 @@ one kept), at new events recorded by other processes, at the local date (the
 horizon moves), and at the database's next wake-up (``done`` from the CLI, ``event
 add``). SIGTERM/SIGINT let the current message finish, then exit cleanly.
 
+Ready — the log line ``hanchot daemon started`` and ``/healthz`` answering 200 — comes
+once the first dispatch job is scheduled. When nothing changed since the last run, no
+step of the start or of a periodic check reads every deadline or outbox row: the
+materialisation fingerprint and the events' high-water mark say so, and the next
+wake-up is three indexed look-ups (``tests/integration/test_daemon_startup.py`` checks
+the query plans; ``bench/bench_daemon.py`` measures the real process).
+
 ``hanchot run --once`` (:func:`run_once`) is one dispatch cycle as of a given
 instant, without the lock: the outbox claims keep concurrent processes from sending
 a row twice.
