@@ -10,9 +10,12 @@ The daemon feeds a :class:`Health` through four calls — :meth:`Health.set_conf
   yet); otherwise 503 with ``{"status": "unavailable", "reasons": [...]}``. A standby
   daemon that waits for the lock is healthy (``"role": "standby"``).
 - ``GET /metrics``: Prometheus text format (``prometheus-client``). Figures read from
-  the database (deadlines by status, oldest pending row, seconds until the next send)
-  are computed at scrape time on a separate small connection pool, at most once every
-  ``db_interval`` seconds; counters (messages, cycles, reload failures) come from the
+  the database are computed at scrape time on a separate small connection pool: the
+  indexed ones (oldest pending row, seconds until the next send) at most once every
+  ``db_interval`` seconds; the counts of deadlines by status and outbox rows by state,
+  which read an index entry per row, at most once every ``count_interval`` seconds
+  and after each dispatch cycle — so a scraped daemon with a million rows stays idle
+  between its cycles. Counters (messages, cycles, reload failures) come from the
   daemon.
 
 Nothing here reads the clock by itself: ``clock`` is passed in.
@@ -63,20 +66,28 @@ class DbFigures:
     oldest_pending: datetime | None
 
 
-def read_figures(session, now: datetime) -> DbFigures:
+def read_figures(
+    session, now: datetime, counts: tuple[dict[str, int], dict[str, int]] | None = None
+) -> DbFigures:
     """Deadlines by status, outbox rows by state, the next wake-up and the oldest due
-    pending row's send instant (indexed look-ups except the two counts)."""
+    pending row's send instant (indexed look-ups except the two counts). ``counts``:
+    the (deadlines, outbox) counts of an earlier read, kept instead of counting again."""
     from engine.store.dispatch import next_wake
     from engine.store.tables import PENDING, UTCDateTime, deadlines, outbox
 
-    by_status = dict(
-        session.execute(
-            sa.select(deadlines.c.status, sa.func.count()).group_by(deadlines.c.status)
-        ).all()
-    )
-    by_state = dict(
-        session.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
-    )
+    if counts is not None:
+        by_status, by_state = counts
+    else:
+        by_status = dict(
+            session.execute(
+                sa.select(deadlines.c.status, sa.func.count()).group_by(deadlines.c.status)
+            ).all()
+        )
+        by_state = dict(
+            session.execute(
+                sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)
+            ).all()
+        )
     oldest = session.execute(
         sa.select(sa.func.min(outbox.c.send_at)).where(
             outbox.c.state == PENDING, outbox.c.next_attempt_at <= now
@@ -96,10 +107,13 @@ class Health:
         *,
         registry: CollectorRegistry | None = None,
         db_interval: float = 10.0,
+        count_interval: float = 300.0,
     ) -> None:
         self.clock = clock
         self.registry = registry or CollectorRegistry()
         self.db_interval = db_interval
+        self.count_interval = count_interval
+        self._counts_at: float | None = None  # when the two counts were last read
         self._lock = threading.Lock()
         self._engine: sa.Engine | None = None
         self._config_loaded = False
@@ -187,7 +201,8 @@ class Health:
         self.last_cycle.set(now.timestamp())
         with self._lock:
             self._cycle_error = None
-            self._figures_at = None  # read the database afresh on the next scrape
+            # read the database afresh on the next scrape, the counts too
+            self._figures_at = self._counts_at = None
 
     def record_cycle_failure(self, error: str, seconds: float) -> None:
         """A cycle raised (the database went away...): 503 until one finishes."""
@@ -244,23 +259,35 @@ class Health:
         return (503 if reasons else 200), body
 
     def figures(self, mono: float) -> DbFigures | None:
-        """The database figures, cached ``db_interval`` seconds; ``None`` if unreadable."""
+        """The database figures, cached ``db_interval`` seconds (the two counts
+        ``count_interval`` seconds, or until the next cycle); ``None`` if unreadable."""
         with self._lock:
             engine = self._engine
             if self._figures_at is not None and mono - self._figures_at < self.db_interval:
                 return self._figures
+            counts = None
+            if (
+                self._figures is not None
+                and self._counts_at is not None
+                and mono - self._counts_at < self.count_interval
+            ):
+                counts = (self._figures.deadlines, self._figures.outbox)
         if engine is None:
             return None
         try:
             from sqlalchemy.orm import Session
 
             with Session(engine) as s:
-                figures = read_figures(s, self.clock())
+                figures = read_figures(s, self.clock(), counts)
         except Exception as e:
             log.debug("metrics: cannot read the database: %s", e)
             figures = None
         with self._lock:
             self._figures, self._figures_at = figures, mono
+            if figures is None:
+                self._counts_at = None
+            elif counts is None:
+                self._counts_at = mono
         return figures
 
     def metrics(self) -> bytes:
