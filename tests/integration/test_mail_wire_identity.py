@@ -1,0 +1,107 @@
+"""The bytes of the mail hanchot sends do not change when the send path gets faster
+(issue 11 item 3).
+
+REGRESSION FIXTURE, NOT A SPECIFICATION: the files in ``tests/data/mail_wire/`` are
+the messages exactly as aiosmtpd received them from hanchot *before* the mail
+throughput work (commit 6dcec8b's code), written by this test with
+``HANCHOT_WRITE_MAIL_FIXTURES=1``. They pin identity only — what the mails should
+say is tested elsewhere (test_store_dispatch, test_dispatch_cycle, test_mail_render,
+test_mail_headers). Every header and body byte is deterministic: the Message-ID comes
+from the outbox ids, ``Date`` from the instant the cycle is run for, the MIME
+boundaries from the Message-ID.
+
+The scenario runs the real dispatch cycle against a real SMTP server: three rules,
+the focal point configured, one recipient refused (550) so the admin's failure
+summary goes out, portal links in the last cycle. Dates (no holiday in July or
+August 2022 before Quốc khánh 02/09):
+- ``bao-cao-6-thang`` due Fri 29/07: 5 wd before 22/07, 1 wd before 28/07, due 29/07,
+  1 wd after Mon 01/08, 5 wd after Fri 05/08.
+- ``bao-cao-b`` due Wed 27/07: 5 wd before 20/07, 1 wd before 26/07, due 27/07,
+  1 wd after 28/07, 5 wd after Wed 03/08.
+- ``ke-hoach-dai`` due Mon 01/08: 5 wd before Mon 25/07, 1 wd before Fri 29/07.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.core.rules import On, Rule
+from engine.store.dispatch import dispatch, transport_factory
+from tests.integration.store_helpers import DIRECTORY, REPORT_RULE, local
+from tests.integration.test_store_dispatch import Store
+
+pytestmark = pytest.mark.smtp
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "mail_wire"
+WRITE = os.environ.get("HANCHOT_WRITE_MAIL_FIXTURES") == "1"
+
+RULE_B = Rule(
+    id="bao-cao-b",
+    title="Báo cáo B",
+    lead="van-phong",
+    due=On(date(2022, 7, 27)),
+    coordinating=("phong-chuyen-mon",),
+)
+LONG = Rule(
+    id="ke-hoach-dai",
+    title=(
+        "Xây dựng, trình Chủ tịch Ủy ban nhân dân tỉnh ban hành Kế hoạch rà soát, "
+        "đánh giá thủ tục hành chính năm 2022; ghi chú: \"ưu tiên\", dấu ; và \\"
+    ),
+    lead="qlcn",
+    due=On(date(2022, 8, 1)),
+    coordinating=("van-phong", "qlnl"),
+    plan_item="3.2",
+    basis="Nghị định 63/2010/NĐ-CP; Nghị định 92/2017/NĐ-CP",
+    output="Kế hoạch được ban hành, gửi các sở, ban, ngành",
+)
+CYCLES = [local(2022, 7, 22), local(2022, 7, 28), local(2022, 7, 29), local(2022, 8, 1)]
+LINKED = local(2022, 8, 5)
+
+
+def links(recipient: str, deadline_id: int | None, lead: str | None) -> dict[str, str]:
+    base = "https://nhachan.example.gov.vn/a"
+    if deadline_id is None:
+        return {"list": f"{base}/list-{recipient}"}
+    return {"report": f"{base}/r-{deadline_id}-{recipient}", "ack": f"{base}/k-{deadline_id}"}
+
+
+def received_in_scenario(tmp_path, server) -> list[tuple[str, bytes]]:
+    server.handler.reject["qlnl@example.gov.vn"] = "550 5.1.1 mailbox unavailable"
+    store = Store(tmp_path, server, rules=(REPORT_RULE, RULE_B, LONG))
+    roles = dict(DIRECTORY.roles, admin="van-phong")
+    store.config = replace(store.config, directory=replace(DIRECTORY, roles=roles))
+    store.materialise(local(2022, 7, 1))
+    for now in CYCLES:
+        store.dispatch(now)
+    store.materialise(LINKED)
+    dispatch(
+        store.config,
+        store.sessions,
+        transport_factory(store.config.settings),
+        LINKED,
+        links=links,
+    )
+    return [(r.rcpt_tos[0], r.content) for r in server.received]
+
+
+def test_messages_are_byte_identical_to_the_pinned_ones(tmp_path, smtp_server):
+    got = received_in_scenario(tmp_path, smtp_server)
+    names = [f"{n:02d}-{rcpt}.eml" for n, (rcpt, _content) in enumerate(got)]
+    if WRITE:
+        FIXTURES.mkdir(parents=True, exist_ok=True)
+        for name, (_rcpt, content) in zip(names, got, strict=True):
+            (FIXTURES / name).write_bytes(content)
+        pytest.skip(f"wrote {len(got)} fixtures to {FIXTURES}")
+    assert names == sorted(p.name for p in FIXTURES.glob("*.eml"))
+    # the scenario reaches what it is meant to: the summary, links, refusals
+    assert any(rcpt == "admin@example.gov.vn" for rcpt, _c in got)
+    assert not any(rcpt == "qlnl@example.gov.vn" for rcpt, _c in got)
+    assert any(b"https://nhachan.example.gov.vn/a/list-" in c for _r, c in got)
+    for name, (_rcpt, content) in zip(names, got, strict=True):
+        assert content == (FIXTURES / name).read_bytes(), name
