@@ -8,7 +8,8 @@ throughput work (commit 6dcec8b's code), written by this test with
 say is tested elsewhere (test_store_dispatch, test_dispatch_cycle, test_mail_render,
 test_mail_headers). Every header and body byte is deterministic: the Message-ID comes
 from the outbox ids, ``Date`` from the instant the cycle is run for, the MIME
-boundaries from the Message-ID.
+boundaries from the Message-ID; only the SMTP server's port, quoted in the admin's
+failure summary, is replaced by zeros.
 
 The scenario runs the real dispatch cycle against a real SMTP server: three rules,
 the focal point configured, one recipient refused (550) so the admin's failure
@@ -24,6 +25,7 @@ August 2022 before Quốc khánh 02/09):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -51,7 +53,7 @@ LONG = Rule(
     id="ke-hoach-dai",
     title=(
         "Xây dựng, trình Chủ tịch Ủy ban nhân dân tỉnh ban hành Kế hoạch rà soát, "
-        "đánh giá thủ tục hành chính năm 2022; ghi chú: \"ưu tiên\", dấu ; và \\"
+        'đánh giá thủ tục hành chính năm 2022; ghi chú: "ưu tiên", dấu ; và \\'
     ),
     lead="qlcn",
     due=On(date(2022, 8, 1)),
@@ -87,7 +89,19 @@ def received_in_scenario(tmp_path, server) -> list[tuple[str, bytes]]:
         LINKED,
         links=links,
     )
-    return [(r.rcpt_tos[0], r.content) for r in server.received]
+    # The admin's failure summary quotes the error, which names the server's port:
+    # the one variable part, replaced by zeros of the same length (same folding).
+    # (quoted-printable may put a soft line break "=\r\n" anywhere in it).
+    assert len(str(server.port)) == 5
+    where = re.compile(
+        rb"(?:=\r\n)?".join(re.escape(bytes([c])) for c in f"127.0.0.1:{server.port}".encode())
+    )
+
+    def zeros(m: re.Match) -> bytes:
+        host, port = m.group(0).split(b":")
+        return host + b":" + re.sub(rb"\d", b"0", port)
+
+    return [(r.rcpt_tos[0], where.sub(zeros, r.content)) for r in server.received]
 
 
 def test_messages_are_byte_identical_to_the_pinned_ones(tmp_path, smtp_server):
