@@ -8,7 +8,8 @@ throughput work (commit 6dcec8b's code), written by this test with
 say is tested elsewhere (test_store_dispatch, test_dispatch_cycle, test_mail_render,
 test_mail_headers). Every header and body byte is deterministic: the Message-ID comes
 from the outbox ids, ``Date`` from the instant the cycle is run for, the MIME
-boundaries from the Message-ID; only the SMTP server's port, quoted in the admin's
+boundaries from the Message-ID. ``outbox.json`` pins the outbox rows the scenario
+leaves (same provenance). Only the SMTP server's port, quoted in the admin's
 failure summary, is replaced by zeros.
 
 The scenario runs the real dispatch cycle against a real SMTP server: three rules,
@@ -24,16 +25,19 @@ August 2022 before Quốc khánh 02/09):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engine.core.rules import On, Rule
 from engine.store.dispatch import dispatch, transport_factory
+from engine.store.tables import outbox
 from tests.integration.store_helpers import DIRECTORY, REPORT_RULE, local
 from tests.integration.test_store_dispatch import Store
 
@@ -73,7 +77,20 @@ def links(recipient: str, deadline_id: int | None, lead: str | None) -> dict[str
     return {"report": f"{base}/r-{deadline_id}-{recipient}", "ack": f"{base}/k-{deadline_id}"}
 
 
-def received_in_scenario(tmp_path, server) -> list[tuple[str, bytes]]:
+def outbox_rows(store) -> list[dict]:
+    """Every outbox row as the cycles left it (claims are random and dropped: not kept)."""
+    with store.sessions() as s:
+        rows = s.execute(sa.select(outbox).order_by(outbox.c.id)).mappings().all()
+    keep = ("id", "deadline_id", "stage", "repeat", "recipient", "state", "attempts")
+    keep += ("send_at", "next_attempt_at", "sent_at", "message_id", "last_error")
+    keep += ("claim_token", "claimed_at", "reported_in", "updated_at")
+    return [
+        {k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items() if k in keep}
+        for r in rows
+    ]
+
+
+def received_in_scenario(tmp_path, server) -> tuple[list[tuple[str, bytes]], list[dict]]:
     server.handler.reject["qlnl@example.gov.vn"] = "550 5.1.1 mailbox unavailable"
     store = Store(tmp_path, server, rules=(REPORT_RULE, RULE_B, LONG))
     roles = dict(DIRECTORY.roles, admin="van-phong")
@@ -101,16 +118,23 @@ def received_in_scenario(tmp_path, server) -> list[tuple[str, bytes]]:
         host, port = m.group(0).split(b":")
         return host + b":" + re.sub(rb"\d", b"0", port)
 
-    return [(r.rcpt_tos[0], where.sub(zeros, r.content)) for r in server.received]
+    got = [(r.rcpt_tos[0], where.sub(zeros, r.content)) for r in server.received]
+    rows = outbox_rows(store)
+    for r in rows:
+        if r["last_error"]:
+            r["last_error"] = r["last_error"].replace(f":{server.port} ", ":00000 ")
+    return got, rows
 
 
 def test_messages_are_byte_identical_to_the_pinned_ones(tmp_path, smtp_server):
-    got = received_in_scenario(tmp_path, smtp_server)
+    got, rows = received_in_scenario(tmp_path, smtp_server)
     names = [f"{n:02d}-{rcpt}.eml" for n, (rcpt, _content) in enumerate(got)]
     if WRITE:
         FIXTURES.mkdir(parents=True, exist_ok=True)
         for name, (_rcpt, content) in zip(names, got, strict=True):
             (FIXTURES / name).write_bytes(content)
+        text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+        (FIXTURES / "outbox.json").write_text(text, "utf-8")
         pytest.skip(f"wrote {len(got)} fixtures to {FIXTURES}")
     assert names == sorted(p.name for p in FIXTURES.glob("*.eml"))
     # the scenario reaches what it is meant to: the summary, links, refusals
@@ -119,3 +143,5 @@ def test_messages_are_byte_identical_to_the_pinned_ones(tmp_path, smtp_server):
     assert any(b"https://nhachan.example.gov.vn/a/list-" in c for _r, c in got)
     for name, (_rcpt, content) in zip(names, got, strict=True):
         assert content == (FIXTURES / name).read_bytes(), name
+    # and the outbox ends the same: states, attempts, Message-IDs, errors, times
+    assert rows == json.loads((FIXTURES / "outbox.json").read_text("utf-8"))
