@@ -395,8 +395,16 @@ def _multipart_type(subtype: str, seed: str, n: int) -> Any:
     )
 
 
+#: What attachment_name() can give; such a name needs no quoting or encoding.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_ONE_LINE = _MAX_LINE - len('Content-Disposition: attachment; filename=""')
+
+
 def _disposition(filename: str) -> Any:
     value = f'attachment; filename="{filename}"'
+    if len(filename) <= _ONE_LINE and _PLAIN_NAME.fullmatch(filename):
+        # what the folder gives for it (one line, as it is), without parsing it
+        return value
     folded = _fold_cached("Content-Disposition", value)
     if isinstance(folded, str) and POLICY.linesep in folded:
         # A long name is split the RFC 2231 way, which depends on the output policy.

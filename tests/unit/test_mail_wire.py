@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.generator
 import email.policy
+import importlib
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -17,6 +18,7 @@ from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from notifications import Digest, DigestItem, render
 from notifications.policy import POLICY
@@ -195,3 +197,17 @@ def _odd_boundary():
 def test_what_the_fast_path_does_not_handle_is_the_generators(make):
     msg = make()
     assert wire_bytes(msg) == generator_bytes(msg)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(alphabet="abcXYZ019._-", min_size=1, max_size=70))
+def test_short_attachment_names_are_stored_as_the_folder_gives_them(name):
+    # The shortcut of render._disposition against the general path it skips
+    # (parse, fold, keep the folded text) for every name attachment_name() can give.
+    r = importlib.import_module("notifications.render")  # the package re-exports render()
+    value = f'attachment; filename="{name}"'
+    before = r._fold_cached("Content-Disposition", value)  # the code before the shortcut
+    if isinstance(before, str) and POLICY.linesep in before:
+        before = r._header("Content-Disposition", value)
+    now = r._disposition(name)
+    assert (type(now), now) == (type(before), before)
