@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from notifications import Digest, DigestItem, render
 from notifications.policy import POLICY
 from notifications.wire import wire_bytes
-from tests.integration.test_mail_hostile_text import digests
+from tests.integration.test_mail_hostile_text import HOSTILE, digests
 
 SEND_AT = datetime(2022, 7, 28, 1, 0, tzinfo=UTC)
 
@@ -211,3 +211,23 @@ def test_short_attachment_names_are_stored_as_the_folder_gives_them(name):
         before = r._header("Content-Disposition", value)
     now = r._disposition(name)
     assert (type(now), now) == (type(before), before)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=HOSTILE, header=st.sampled_from(["From", "To"]))
+def test_address_headers_with_a_lazy_parse_tree_are_the_stock_ones(name, header):
+    # render._address builds the parse tree only when something reads it: against the
+    # header the stock registry makes from the same Address.
+    r = importlib.import_module("notifications.render")
+    from email.headerregistry import Address
+
+    from notifications.policy import header_text
+
+    addr = "van-phong@example.gov.vn"
+    stock = POLICY.header_factory(header, Address(display_name=header_text(name), addr_spec=addr))
+    lazy = r._address(header, name, addr)
+    assert str(lazy) == str(stock) and lazy.addresses == stock.addresses
+    assert POLICY.fold_binary(header, lazy) == POLICY.fold_binary(header, stock)
+    assert email.policy.SMTP.fold(header, lazy) == email.policy.SMTP.fold(header, stock)
+    assert str(lazy._parse_tree) == str(stock._parse_tree)
+    assert lazy.defects == stock.defects
