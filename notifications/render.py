@@ -369,7 +369,39 @@ def _address(name: str, display_name: str, addr_spec: str) -> Any:
     """The (immutable) ``name`` header of one address, shared: what
     ``msg[name] = Address(...)`` stores, the display name cleaned by ``header_text``."""
     address = Address(display_name=header_text(display_name), addr_spec=addr_spec)
-    return POLICY.header_factory(name, address)
+    return _lazy_class(name)(name, address)
+
+
+class _LazyParseTree:
+    """Mixin for an address header class: the header's parse tree — the same
+    ``value_parser(str(header))`` the stock class makes at once, most of the cost of a
+    header — is made the first time something reads it. hanchot's folder reads only
+    the header's groups for a non-ASCII display name, so most digests never need it."""
+
+    @classmethod
+    def parse(cls, value: Any, kwds: dict[str, Any]) -> None:
+        if isinstance(value, str):
+            super().parse(value, kwds)  # type: ignore[misc]
+            return
+        kwds["parse_tree"] = None  # the stock parse makes it only when absent
+        super().parse(value, kwds)  # type: ignore[misc]
+
+    @property
+    def _parse_tree(self) -> Any:
+        tree = self.__dict__.get("_lazy_tree")
+        if tree is None:
+            tree = self.__dict__["_lazy_tree"] = self.value_parser(str(self))  # type: ignore[attr-defined]
+        return tree
+
+    @_parse_tree.setter
+    def _parse_tree(self, tree: Any) -> None:
+        self.__dict__["_lazy_tree"] = tree
+
+
+@cache
+def _lazy_class(name: str) -> type:
+    base = POLICY.header_factory[name]
+    return type(base.__name__, (_LazyParseTree, base), {})
 
 
 @lru_cache(maxsize=64)
@@ -395,8 +427,16 @@ def _multipart_type(subtype: str, seed: str, n: int) -> Any:
     )
 
 
+#: What attachment_name() can give; such a name needs no quoting or encoding.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_ONE_LINE = _MAX_LINE - len('Content-Disposition: attachment; filename=""')
+
+
 def _disposition(filename: str) -> Any:
     value = f'attachment; filename="{filename}"'
+    if len(filename) <= _ONE_LINE and _PLAIN_NAME.fullmatch(filename):
+        # what the folder gives for it (one line, as it is), without parsing it
+        return value
     folded = _fold_cached("Content-Disposition", value)
     if isinstance(folded, str) and POLICY.linesep in folded:
         # A long name is split the RFC 2231 way, which depends on the output policy.

@@ -27,6 +27,7 @@ import yagmail
 
 from engine.errors import SendError
 from engine.i18n import _
+from notifications.wire import wire_bytes
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -89,7 +90,7 @@ class FileTransport:
     def send(self, msg: EmailMessage) -> None:
         """Write ``msg`` (CRLF line ends, as it would go over SMTP) to :meth:`path_for`."""
         path = self.path_for(msg)
-        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        data = wire_bytes(msg)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
@@ -392,7 +393,7 @@ class SmtpTransport:
         a sender or recipient.
         """
         from_addr, to_addrs = _envelope(msg)
-        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        data = wire_bytes(msg)
         if self.connected and not self._alive():
             self._drop()
         self.open()

@@ -25,6 +25,7 @@ Nothing reads the clock: ``now`` (aware) is an argument.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -393,51 +394,118 @@ def _due_groups(s, now: datetime, report: DispatchReport) -> list[_Group]:
     return out
 
 
-def _claim_batch(sessions: SessionFactory, groups: list[_Group], now: datetime, owner: str) -> dict:
-    """Take the rows of several groups pending -> sending in one transaction, one claim
-    token per group (``random.owner``), only while their deadline is open. Returns
-    token -> rows."""
-    tokens = [f"{uuid.uuid4().hex[:16]}.{owner}" for _g in groups]
-    still_open = (
-        sa.select(deadlines.c.id)
-        .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
-        .exists()
-    )
-    with sessions() as s, s.begin():
-        for token, g in zip(tokens, groups, strict=True):
-            s.execute(
-                outbox.update()
+class _Writes:
+    """The cycle's claims and marks on one connection, held for the cycle: each
+    statement is built once and run as an executemany, one row per parameter set.
+    Every mark (:meth:`finish`) still commits on its own, at once: a digest the
+    server accepted is durable as sent before the next one is tried (README,
+    "Operating hanchot": at-least-once, a duplicate only for the message in flight
+    when the process dies)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        with sessions() as s:
+            self._engine = s.get_bind()
+        self._conn: sa.Connection | None = None
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()  # rolls back anything uncommitted (an error mid-statement)
+
+    @property
+    def conn(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def claim(self, groups: list[_Group], now: datetime, owner: str) -> dict:
+        """Take the rows of several groups pending -> sending in one transaction, one
+        claim token per group (``random.owner``), only while their deadline is open.
+        Returns token -> rows."""
+        tokens = [f"{uuid.uuid4().hex[:16]}.{owner}" for _g in groups]
+        params = [
+            {"b_oid": i, "b_tok": token, "b_at": now}
+            for token, g in zip(tokens, groups, strict=True)
+            for i in g.ids
+        ]
+        conn = self.conn
+        try:
+            if params:
+                conn.execute(_CLAIM, params)
+            conn.commit()
+            rows = conn.execute(
+                sa.select(outbox, *[c.label(f"d_{c.name}") for c in deadlines.c])
+                .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
                 .where(
-                    outbox.c.id.in_(g.ids),
-                    outbox.c.state == PENDING,
-                    sa.or_(outbox.c.deadline_id.is_(None), still_open),
+                    outbox.c.id.in_([i for g in groups for i in g.ids]),  # primary key: fast
+                    outbox.c.claim_token.in_(tokens),
                 )
-                .values(state=SENDING, claim_token=token, claimed_at=now)
-            )
-    out: dict[str, list] = {t: [] for t in tokens}
-    with sessions() as s:
-        rows = s.execute(
-            sa.select(outbox, *[c.label(f"d_{c.name}") for c in deadlines.c])
-            .select_from(outbox.outerjoin(deadlines, deadlines.c.id == outbox.c.deadline_id))
-            .where(
-                outbox.c.id.in_([i for g in groups for i in g.ids]),  # primary key: fast
-                outbox.c.claim_token.in_(tokens),
-            )
-            .order_by(outbox.c.id)
-        ).all()
-    for r in rows:
-        out[r.claim_token].append(r)
-    return out
+                .order_by(outbox.c.id)
+            ).all()
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        out: dict[str, list] = {t: [] for t in tokens}
+        for r in rows:
+            out[r.claim_token].append(r)
+        return out
+
+    def finish(self, token: str, rows, **values) -> None:
+        """Set ``values`` on the claimed ``rows`` (still held by ``token``), count the
+        attempt, drop the claim, commit."""
+        stmt = _finish_statement(tuple(sorted(values)))
+        params = [
+            {"b_oid": r.id, "b_tok": token, **{f"v_{k}": v for k, v in values.items()}}
+            for r in rows
+        ]
+        conn = self.conn
+        try:
+            conn.execute(stmt, params)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
 
-def _finish(sessions: SessionFactory, token: str, rows, **values) -> None:
-    ids = [r.id for r in rows]
-    with sessions() as s, s.begin():
-        s.execute(
-            outbox.update()
-            .where(outbox.c.id.in_(ids), outbox.c.claim_token == token)
-            .values(claim_token=None, attempts=outbox.c.attempts + 1, **values)
+_CLAIM = (
+    outbox.update()
+    .where(
+        outbox.c.id == sa.bindparam("b_oid"),
+        outbox.c.state == PENDING,
+        sa.or_(
+            outbox.c.deadline_id.is_(None),
+            sa.select(deadlines.c.id)
+            .where(deadlines.c.id == outbox.c.deadline_id, deadlines.c.status == OPEN)
+            .exists(),
+        ),
+    )
+    .values(
+        state=SENDING,
+        claim_token=sa.bindparam("b_tok", type_=outbox.c.claim_token.type),
+        claimed_at=sa.bindparam("b_at", type_=outbox.c.claimed_at.type),
+    )
+)
+
+
+@functools.cache
+def _finish_statement(names: tuple[str, ...]) -> sa.Update:
+    return (
+        outbox.update()
+        .where(outbox.c.id == sa.bindparam("b_oid"), outbox.c.claim_token == sa.bindparam("b_tok"))
+        .values(
+            claim_token=None,
+            attempts=outbox.c.attempts + 1,
+            **{k: sa.bindparam(f"v_{k}", type_=outbox.c[k].type) for k in names},
         )
+    )
+
+
+def _finish(writes: _Writes, token: str, rows, **values) -> None:
+    writes.finish(token, rows, **values)
 
 
 def _send_groups(
@@ -457,7 +525,7 @@ def _send_groups(
         report.errors.append(e.message)
         _defer(sessions, groups, now, report, e.message)
         return
-    with transport_cm:
+    with transport_cm, _Writes(sessions) as writes:
         for i, g in enumerate(groups):
             if should_stop():
                 _release(sessions, claimed, now)
@@ -472,7 +540,7 @@ def _send_groups(
                 return
             if i % CLAIM_BATCH == 0:
                 batch = groups[i : i + CLAIM_BATCH]
-                claimed = _claim_batch(sessions, batch, now, owner)
+                claimed = writes.claim(batch, now, owner)
                 tokens = dict(zip(map(id, batch), claimed, strict=True))
             token = tokens[id(g)]
             rows = claimed[token]
@@ -489,7 +557,7 @@ def _send_groups(
                 # A defect of hanchot or of its configuration (a unit name with a line
                 # break that bypassed check...), not the recipient's: keep the rows,
                 # tell the admin (log, hanchot status), send once it is fixed.
-                _build_error(sessions, token, rows, e, now, report)
+                _build_error(writes, token, rows, e, now, report)
                 continue
             try:
                 transport.send(msg)
@@ -498,7 +566,7 @@ def _send_groups(
                     transient_in_a_row += 1
                     attempts = max(r.attempts for r in rows) + 1
                     _finish(
-                        sessions,
+                        writes,
                         token,
                         rows,
                         state=PENDING,
@@ -514,10 +582,10 @@ def _send_groups(
                         )
                     )
                 else:
-                    _fail(sessions, token, rows, e.message, now, report)
+                    _fail(writes, sessions, token, rows, e.message, now, report)
                 continue
             transient_in_a_row = 0
-            _finish(sessions, token, rows, state=SENT, sent_at=now, message_id=mid, updated_at=now)
+            _finish(writes, token, rows, state=SENT, sent_at=now, message_id=mid, updated_at=now)
             report.digests_sent += 1
             report.rows_sent += len(rows)
             n = len({r.deadline_id for r in rows})
@@ -528,11 +596,11 @@ def _send_groups(
             )
 
 
-def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
+def _build_error(writes, token, rows, exc: Exception, now, report) -> None:
     error = f"{BUILD_ERROR}{type(exc).__name__}: {exc}"
     attempts = max(r.attempts for r in rows) + 1
     _finish(
-        sessions,
+        writes,
         token,
         rows,
         state=PENDING,
@@ -552,8 +620,8 @@ def _build_error(sessions, token, rows, exc: Exception, now, report) -> None:
     )
 
 
-def _fail(sessions, token, rows, error: str, now, report) -> None:
-    _finish(sessions, token, rows, state=FAILED, last_error=error, updated_at=now)
+def _fail(writes, sessions, token, rows, error: str, now, report) -> None:
+    _finish(writes, token, rows, state=FAILED, last_error=error, updated_at=now)
     report.failed += len(rows)
     report.errors.append(f"{rows[0].recipient}: {error}")
     log.error(
