@@ -186,11 +186,11 @@ def record_events(
     """Store many events as :func:`record_event` stores each, in order, set-based.
 
     Every event is checked first (:func:`check_event`); then, ``chunk`` events at a
-    time, one query finds those already recorded, one executemany inserts the others
+    time, one query finds those already recorded, multi-row INSERTs store the others
     (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: an event recorded meanwhile
-    by another process counts as already recorded, not as a failure) and one
-    executemany writes their audit rows (one ``record`` row per event, as
-    :func:`record_event` always did). An event equal to one already recorded (or to
+    by another process counts as already recorded, not as a failure) and
+    :func:`engine.store.audit.log_changes` writes their audit rows (one ``record`` row
+    per event, as :func:`record_event` always did). An event equal to one already recorded (or to
     an earlier one of ``evs``) is skipped; ``progress``, if given, is called with the
     number of events handled so far after each chunk.
 
@@ -216,20 +216,21 @@ def record_events(
             break
         clean.append(Event(type_, event_id, e.date, attrs))
     added = known = 0
-    mine: dict[tuple[str, str], tuple[date, dict]] = {}  # recorded by this call
+    mine: dict[tuple[str, str], Event] = {}  # recorded by this call
     for start in range(0, len(clean), chunk):
         part = clean[start : start + chunk]
         old = _recorded(session, part)
         new: list[Event] = []
         for e in part:
             key = (e.type, e.id)
-            have = mine.get(key) or old.get(key)
+            prior = mine.get(key)
+            have = (prior.date, prior.attrs) if prior is not None else old.get(key)
             if have is not None:
                 if have[0] == e.date and have[1] == e.attrs:
                     known += 1
                     continue
                 raise _conflict(e.type, e.id, *have)
-            mine[key] = (e.date, e.attrs)
+            mine[key] = e
             new.append(e)
         if new and bad is None:
             stored = _insert_events(session, new, actor=actor, now=now)
