@@ -346,6 +346,10 @@ def _read_csv(path: Path, b: _Builder, progress: Callable[[int], None] | None = 
     with f:
         try:
             _read_csv_rows(f, b, progress)
+            # A file that is not UTF-8 is that one problem, wherever its bad byte is, as
+            # when it was decoded whole first: decode what the reader left unread.
+            while f.read(1 << 20):
+                pass
         except UnicodeDecodeError:
             raise _not_utf8(path, b) from None
         except OSError as e:

@@ -299,3 +299,11 @@ def test_read_events_reports_progress_by_line(tmp_path):
     seen: list[int] = []
     read_events(p, progress=seen.append)
     assert seen == [PROGRESS_EVERY + 1, 2 * PROGRESS_EVERY + 1, 2 * PROGRESS_EVERY + 11]
+
+
+def test_csv_not_utf8_after_a_bad_header_is_still_that_one_problem(tmp_path):
+    p = tmp_path / "ev.csv"
+    p.write_bytes(b"type,id,ngay\n" + b"publication,qd-1,2022-03-01\n" * 5000 + b"x,\xff,y\n")
+    with pytest.raises(ConfigError) as info:
+        read_events(p)
+    assert info.value.problems == [Problem(str(p), 5002, "not UTF-8 text; save the file as UTF-8")]
