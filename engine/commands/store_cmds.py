@@ -6,9 +6,11 @@ environment; everything below them takes ``now`` and settings as arguments.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -365,6 +367,23 @@ class ImportProgress:
             self.task = self.progress.add_task(_("Computing the deadlines"), total=None)
 
 
+@contextmanager
+def paused_gc():
+    """The cyclic garbage collector off for the block, back as it was after.
+
+    An import holds a million events (and their rows) to its end, none in a cycle:
+    the collector would walk them again and again for nothing (a quarter of the
+    time of reading and recording 100,000 events); reference counting frees them.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @event_app.command("import")
 def event_import(
     file: Annotated[Path, typer.Argument(help="CSV (type,id,date,attr...) or YAML file.")],
@@ -400,19 +419,23 @@ def import_events(
     index = EventRules(cfg.rules)
     with ImportProgress(file, console) as bar:
         # The whole file is checked before the database is opened (or created).
-        evs = read_events(file, index, allow_unused_type=allow_unused_type, progress=bar.reading)
+        with paused_gc():
+            evs = read_events(
+                file, index, allow_unused_type=allow_unused_type, progress=bar.reading
+            )
         bar.recording(len(evs))
         cfg, sessions = open_store(config, rules, at, database=database, cfg=cfg)
         with sessions() as s, s.begin():
-            done = record_events(
-                s,
-                evs,
-                actor=actor(by),
-                now=at,
-                rules=index,
-                allow_unused_type=allow_unused_type,
-                progress=bar.recorded,
-            )
+            with paused_gc():
+                done = record_events(
+                    s,
+                    evs,
+                    actor=actor(by),
+                    now=at,
+                    rules=index,
+                    allow_unused_type=allow_unused_type,
+                    progress=bar.recorded,
+                )
             bar.deadlines()
             report = materialise(s, cfg, at)
     _out(

@@ -166,3 +166,30 @@ def test_no_progress_bar_for_a_small_file_on_a_terminal(site):  # noqa: F811
         os.chdir(cwd)
     assert count(site, "events") == 4000
     assert buf.getvalue() == ""
+
+
+def test_the_garbage_collector_is_back_on_after_an_import_good_or_bad(site):  # noqa: F811
+    import gc
+
+    from engine.commands.store_cmds import import_events
+    from engine.errors import ConfigError, InputError
+
+    write_events(site / "e.csv", 10, first=OLD)
+    write_events(site / "bad.csv", 10, first=OLD, last_row="publication,qd-z,2022-02-30,\n")
+    (site / "other.csv").write_text(
+        "type,id,date,delegated\npublication,qd-000001,2015-01-05,\n", encoding="utf-8"
+    )
+    cwd = os.getcwd()
+    os.chdir(site)
+    try:
+        assert gc.isenabled()
+        import_events(Path("e.csv"), now=NOW[1])
+        assert gc.isenabled()
+        with pytest.raises(ConfigError):
+            import_events(Path("bad.csv"), now=NOW[1])
+        assert gc.isenabled()
+        with pytest.raises(InputError):  # qd-000001 is recorded with delegated=true
+            import_events(Path("other.csv"), now=NOW[1])
+        assert gc.isenabled()
+    finally:
+        os.chdir(cwd)
