@@ -26,8 +26,8 @@ as the type its rule's ``when:`` compares it with (:func:`event_problems`).
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ from engine.core.spans import parse_date
 from engine.errors import ConfigError, InputError, Problem
 from engine.i18n import _
 from engine.loader.names import (
+    EVENT_ID_RE,
+    MAX_ID,
     check_attr_name,
     check_attr_value,
     check_event_id,
@@ -159,6 +161,13 @@ class _Builder:
         self.problems: list[Problem] = []
         self.events: list[Event] = []
         self.seen: dict[tuple[str, str], int | None] = {}
+        # The answers for the few distinct types, attributes and dates of a big file,
+        # remembered: only what the checks accepted (a bad value is checked again, and
+        # reported, each time); the rules' verdict on a (type, attributes) whatever it is.
+        self.type_ok: dict[str, str] = {}
+        self.attr_ok: dict[tuple[str, str], tuple[str, str]] = {}
+        self.date_ok: dict[str, date] = {}
+        self.verdicts: dict[tuple, list[tuple[str, str]]] = {}
 
     def add(
         self,
@@ -171,32 +180,57 @@ class _Builder:
     ) -> None:
         lines = lines or {}
         ok = True
-        try:
-            etype = check_event_type(etype)
-        except InputError as e:
-            self.problems.append(Problem(self.name, lines.get("type", line), e.message))
-            ok = False
-        try:
-            eid = check_event_id(eid)
-        except InputError as e:
-            self.problems.append(Problem(self.name, lines.get("id", line), e.message))
-            ok = False
+        known_type = self.type_ok.get(etype) if isinstance(etype, str) else None
+        if known_type is not None:
+            etype = known_type
+        else:
+            try:
+                raw, etype = etype, check_event_type(etype)
+                if isinstance(raw, str):
+                    self.type_ok[raw] = etype
+            except InputError as e:
+                self.problems.append(Problem(self.name, lines.get("type", line), e.message))
+                ok = False
+        # What check_event_id accepts unchanged: the pattern admits no space to strip.
+        if not (type(eid) is str and 0 < len(eid) <= MAX_ID and EVENT_ID_RE.fullmatch(eid)):
+            try:
+                eid = check_event_id(eid)
+            except InputError as e:
+                self.problems.append(Problem(self.name, lines.get("id", line), e.message))
+                ok = False
         clean: dict[str, str] = {}
         for k, v in attrs.items():
+            pair = self.attr_ok.get((k, v)) if isinstance(v, str) else None
+            if pair is not None:
+                clean[pair[0]] = pair[1]
+                continue
             try:
-                clean[check_attr_name(k)] = check_attr_value(v, k)
+                name, value = check_attr_name(k), check_attr_value(v, k)
             except InputError as e:
                 self.problems.append(Problem(self.name, lines.get(k, line), e.message))
                 ok = False
+            else:
+                clean[name] = value
+                if isinstance(v, str):
+                    self.attr_ok[(k, v)] = (name, value)
         attrs = clean
         if ok and self.rules is not None:
-            for field, message in event_problems(
-                self.rules, etype, attrs, allow_unused_type=self.allow_unused_type
-            ):
+            asked = (etype, tuple(attrs.items()))
+            verdict = self.verdicts.get(asked)
+            if verdict is None:
+                verdict = event_problems(
+                    self.rules, etype, attrs, allow_unused_type=self.allow_unused_type
+                )
+                self.verdicts[asked] = verdict
+            for field, message in verdict:
                 self.problems.append(Problem(self.name, lines.get(field, line), message))
                 ok = False
         try:
-            d = parse_date(edate)
+            d = self.date_ok.get(edate) if isinstance(edate, str) else None
+            if d is None:
+                d = parse_date(edate)
+                if isinstance(edate, str):
+                    self.date_ok[edate] = d
         except InputError as e:
             self.problems.append(Problem(self.name, lines.get("date", line), e.message))
             ok = False
@@ -283,19 +317,51 @@ def _read_yaml(path: Path, b: _Builder) -> None:
         b.add(line, item["type"], item["id"], item["date"], attrs, lines)
 
 
-def _read_csv(path: Path, b: _Builder) -> None:
+def _cannot_read(b: _Builder, e: OSError) -> ConfigError:
+    msg = _("cannot read: {error}").format(error=e.strerror or e)
+    return ConfigError(Problem(b.name, None, msg))
+
+
+def _not_utf8(path: Path, b: _Builder) -> ConfigError:
+    """The error for a file that is not UTF-8, at the line of its first bad byte."""
     try:
         raw = path.read_bytes()
     except OSError as e:
-        msg = _("cannot read: {error}").format(error=e.strerror or e)
-        raise ConfigError(Problem(b.name, None, msg)) from None
+        return _cannot_read(b, e)
+    line = None
     try:
-        text = raw.decode("utf-8-sig")
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        msg = _("not UTF-8 text; save the file as UTF-8")
-        raise ConfigError(Problem(b.name, line, msg)) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return ConfigError(Problem(b.name, line, _("not UTF-8 text; save the file as UTF-8")))
+
+
+def _read_csv(path: Path, b: _Builder, progress: Callable[[int], None] | None = None) -> None:
+    # Streamed: the csv reader over the file, one row at a time (1,000,000 rows are
+    # never held as text nor as lists of cells).
+    try:
+        f = path.open(encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise _cannot_read(b, e) from None
+    with f:
+        try:
+            _read_csv_rows(f, b, progress)
+            # A file that is not UTF-8 is that one problem, wherever its bad byte is, as
+            # when it was decoded whole first: decode what the reader left unread.
+            while f.read(1 << 20):
+                pass
+        except UnicodeDecodeError:
+            raise _not_utf8(path, b) from None
+        except OSError as e:
+            raise _cannot_read(b, e) from None
+
+
+#: Rows between two calls of a progress callback.
+PROGRESS_EVERY = 5000
+
+
+def _read_csv_rows(f, b: _Builder, progress: Callable[[int], None] | None) -> None:
+    reader = csv.reader(f)
     try:
         header = next(reader, None)
         if header is None:
@@ -339,10 +405,14 @@ def _read_csv(path: Path, b: _Builder) -> None:
             return
         idx = {h: header.index(h) for h in REQUIRED}
         start = reader.line_num
+        rows = 0
         for row in reader:
             line = start + 1
             start = reader.line_num
-            if not any(cell.strip() for cell in row):
+            rows += 1
+            if progress is not None and rows % PROGRESS_EVERY == 0:
+                progress(start)
+            if not "".join(row).strip():  # every cell blank
                 continue
             if len(row) != len(header):
                 b.problems.append(
@@ -369,6 +439,8 @@ def _read_csv(path: Path, b: _Builder) -> None:
             b.add(line, values["type"], values["id"], values["date"], attrs)
     except csv.Error as e:
         b.problems.append(Problem(b.name, reader.line_num, _("CSV: {error}").format(error=e)))
+    if progress is not None:
+        progress(reader.line_num)
 
 
 def read_events(
@@ -376,11 +448,14 @@ def read_events(
     rules: Iterable[Rule] | EventRules | None = None,
     *,
     allow_unused_type: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Event]:
     """The events of a ``.yaml``/``.yml`` or ``.csv`` file, in file order.
 
     With ``rules``, each event is also checked against them (:func:`event_problems`):
-    attribute types always, unused types unless ``allow_unused_type``.
+    attribute types always, unused types unless ``allow_unused_type``. A CSV file is
+    read row by row; ``progress``, if given, is called with the line reached every
+    :data:`PROGRESS_EVERY` rows and at the end.
 
     Raises :class:`~engine.errors.ConfigError` with every ``file:line: message``.
     """
@@ -390,7 +465,7 @@ def read_events(
     if suffix in (".yaml", ".yml"):
         _read_yaml(path, b)
     elif suffix == ".csv":
-        _read_csv(path, b)
+        _read_csv(path, b, progress)
     else:
         raise ConfigError(Problem(b.name, None, _("an events file is .yaml, .yml or .csv")))
     if b.problems:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -12,11 +12,19 @@ from sqlalchemy.orm import Session
 
 from engine.core.calendar import format_vi
 from engine.core.config import Config, Settings
-from engine.core.rules import After, Rule
+from engine.core.rules import After, Event, Rule
 from engine.errors import InputError, StoreError
 from engine.i18n import _
-from engine.loader.events import EventRules
-from engine.store.audit import log_change
+from engine.loader.events import EventRules, event_problems
+from engine.loader.names import (
+    EVENT_ID_RE,
+    MAX_ID,
+    check_attr_name,
+    check_attr_value,
+    check_event_id,
+    check_event_type,
+)
+from engine.store.audit import log_change, log_changes
 from engine.store.outbox import require_aware
 from engine.store.tables import (
     CANCELLED,
@@ -49,22 +57,70 @@ def check_event(
 ) -> tuple[str, str, dict[str, str]]:
     """The checks of :func:`record_event`, without a database: returns the cleaned
     (type, id, attributes) or raises :class:`~engine.errors.InputError`."""
-    from engine.loader.events import event_problems
-    from engine.loader.names import (
-        check_attr_name,
-        check_attr_value,
-        check_event_id,
-        check_event_type,
-    )
+    return _EventChecker(rules, allow_unused_type).check(type_, event_id, attrs)
 
-    type_ = check_event_type(type_)
-    event_id = check_event_id(event_id)
-    clean = {check_attr_name(k): check_attr_value(v, k) for k, v in attrs.items()}
-    if rules is not None:
-        problems = event_problems(rules, type_, clean, allow_unused_type=allow_unused_type)
-        if problems:
-            raise InputError("; ".join(message for _field, message in problems))
-    return type_, event_id, clean
+
+class _EventChecker:
+    """:func:`check_event` for many events: the same checks in the same order, with the
+    answers for the few distinct types and attribute sets remembered (an import has
+    100,000 events of one type). Only accepted values are remembered; a bad one goes
+    through the checks of :mod:`engine.loader.names` again, which raise."""
+
+    def __init__(self, rules: Iterable[Rule] | EventRules | None, allow_unused_type: bool):
+        if rules is not None and not isinstance(rules, EventRules):
+            rules = EventRules(rules)
+        self.rules = rules
+        self.allow_unused_type = allow_unused_type
+        self.types: dict[object, str] = {}
+        self.attrs: dict[tuple, dict[str, str]] = {}
+        self.fine: set[tuple] = set()  # (type, attribute items) with no rule problem
+
+    def is_clean(self, e: Event) -> bool:
+        """Whether :meth:`check` would return ``e``'s values unchanged, known without
+        checking anything again: a type, an attribute set and a (type, attributes)
+        verdict already accepted, and an id the pattern accepts as it is."""
+        i = e.id
+        if self.types.get(e.type) != e.type or type(i) is not str:
+            return False
+        if not (0 < len(i) <= MAX_ID and EVENT_ID_RE.fullmatch(i)):
+            return False
+        items = tuple(e.attrs.items())
+        try:
+            if self.attrs.get(items) != e.attrs:
+                return False
+        except TypeError:
+            return False
+        return self.rules is None or (e.type, items) in self.fine
+
+    def check(
+        self, type_: object, event_id: object, attrs: Mapping[str, str]
+    ) -> tuple[str, str, dict[str, str]]:
+        clean_type = self.types.get(type_) if isinstance(type_, str) else None
+        if clean_type is None:
+            clean_type = check_event_type(type_)
+            self.types[type_] = clean_type
+        # What check_event_id accepts unchanged: the pattern admits no space to strip.
+        plain = type(event_id) is str and 0 < len(event_id) <= MAX_ID
+        if not (plain and EVENT_ID_RE.fullmatch(event_id)):
+            event_id = check_event_id(event_id)
+        items = tuple(attrs.items())
+        try:
+            clean = self.attrs.get(items)
+        except TypeError:  # an unhashable value: the checks say what is wrong with it
+            clean = {check_attr_name(k): check_attr_value(v, k) for k, v in items}
+        if clean is None:
+            clean = {check_attr_name(k): check_attr_value(v, k) for k, v in items}
+            self.attrs[items] = clean
+        if self.rules is not None:
+            seen = (clean_type, tuple(clean.items()))
+            if seen not in self.fine:
+                problems = event_problems(
+                    self.rules, clean_type, clean, allow_unused_type=self.allow_unused_type
+                )
+                if problems:
+                    raise InputError("; ".join(message for _field, message in problems))
+                self.fine.add(seen)
+        return clean_type, event_id, dict(clean)
 
 
 def record_event(
@@ -85,52 +141,247 @@ def record_event(
     :mod:`engine.loader.names` whoever calls (CLI, import, portal). With ``rules``,
     also against the rules (:func:`engine.loader.events.event_problems`): a type no
     rule uses (unless ``allow_unused_type``), an attribute that does not parse as the
-    type a ``when:`` compares it with. Recording many events, pass the rules
-    indexed once (:class:`engine.loader.events.EventRules`).
+    type a ``when:`` compares it with. Recording many events, use
+    :func:`record_events`, which this calls.
 
     Raises :class:`~engine.errors.InputError` for a bad name or value, and when
     (type, id) exists with another date or other attributes: events are facts,
     correct them deliberately (:func:`remove_event`).
     """
-    now = require_aware(now)
-    type_, event_id, attrs = check_event(
-        type_, event_id, attrs, rules, allow_unused_type=allow_unused_type
-    )
-    old = session.execute(
-        sa.select(events.c.date, events.c.attrs).where(
-            events.c.type == type_, events.c.event_id == event_id
-        )
-    ).first()
-    if old is not None:
-        if old.date == when and (old.attrs or {}) == attrs:
-            return False
-        raise InputError(
-            _(
-                "event {type} {id} is already recorded (date {date}, attributes {attrs}); "
-                "use another id"
-            ).format(type=type_, id=event_id, date=old.date.isoformat(), attrs=old.attrs or {})
-        )
-    res = session.execute(
-        events.insert().values(
-            type=type_,
-            event_id=event_id,
-            date=when,
-            attrs=attrs,
-            recorded_by=actor,
-            recorded_at=now,
-        )
-    )
-    log_change(
+    done = record_events(
         session,
-        at=now,
+        [Event(type_, event_id, when, attrs)],
         actor=actor,
-        action="record",
-        entity="event",
-        entity_id=res.inserted_primary_key[0],
-        new={"type": type_, "id": event_id, "date": when, "attrs": attrs},
-        reason="event recorded",
+        now=now,
+        rules=rules,
+        allow_unused_type=allow_unused_type,
     )
-    return True
+    return done.added == 1
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record_events` did: events stored, and events already recorded
+    with the same values (skipped)."""
+
+    added: int
+    known: int
+
+
+#: Events per existence query, executemany and audit batch of :func:`record_events`.
+RECORD_CHUNK = 10_000
+
+
+def record_events(
+    session: Session,
+    evs: Iterable[Event],
+    *,
+    actor: str,
+    now: datetime,
+    rules: Iterable[Rule] | EventRules | None = None,
+    allow_unused_type: bool = False,
+    chunk: int = RECORD_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> Recorded:
+    """Store many events as :func:`record_event` stores each, in order, set-based.
+
+    Every event is checked first (:func:`check_event`); then, ``chunk`` events at a
+    time, one query finds those already recorded, multi-row INSERTs store the others
+    (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: an event recorded meanwhile
+    by another process counts as already recorded, not as a failure) and
+    :func:`engine.store.audit.log_changes` writes their audit rows (one ``record`` row
+    per event, as :func:`record_event` always did). An event equal to one already recorded (or to
+    an earlier one of ``evs``) is skipped; ``progress``, if given, is called with the
+    number of events handled so far after each chunk.
+
+    Nothing is committed: the caller's transaction makes it all or nothing.
+
+    Raises :class:`~engine.errors.InputError` for the first event (in order) with a bad
+    name or value, or recorded with another date or other attributes, whichever
+    comes first: exactly the error the first failing :func:`record_event` call
+    would raise.
+    """
+    now = require_aware(now)
+    checker = _EventChecker(rules, allow_unused_type)
+    clean: list[Event] = []
+    bad: InputError | None = None
+    for e in evs:
+        if checker.is_clean(e):  # as read_events hands them: kept as they are
+            clean.append(e)
+            continue
+        try:
+            type_, event_id, attrs = checker.check(e.type, e.id, e.attrs)
+        except InputError as err:
+            bad = err  # raised unless an earlier event conflicts with the store
+            break
+        clean.append(Event(type_, event_id, e.date, attrs))
+    added = known = 0
+    mine: dict[tuple[str, str], Event] = {}  # recorded by this call
+    for start in range(0, len(clean), chunk):
+        part = clean[start : start + chunk]
+        old = _recorded(session, part)
+        new: list[Event] = []
+        for e in part:
+            key = (e.type, e.id)
+            prior = mine.get(key)
+            have = (prior.date, prior.attrs) if prior is not None else old.get(key)
+            if have is not None:
+                if have[0] == e.date and have[1] == e.attrs:
+                    known += 1
+                    continue
+                raise _conflict(e.type, e.id, *have)
+            mine[key] = e
+            new.append(e)
+        if new and bad is None:
+            stored = _insert_events(session, new, actor=actor, now=now)
+            added += stored
+            known += len(new) - stored
+        if progress is not None:
+            progress(start + len(part))
+    if bad is not None:
+        raise bad
+    return Recorded(added, known)
+
+
+def _recorded(session: Session, part: list[Event]) -> dict[tuple[str, str], tuple[date, dict]]:
+    """(type, id) -> (date, attributes) of the events of ``part`` already recorded."""
+    by_type: dict[str, list[str]] = {}
+    for e in part:
+        by_type.setdefault(e.type, []).append(e.id)
+    out: dict[tuple[str, str], tuple[date, dict]] = {}
+    for type_, ids in by_type.items():
+        rows = session.execute(
+            sa.select(events.c.event_id, events.c.date, events.c.attrs).where(
+                events.c.type == type_, events.c.event_id.in_(ids)
+            )
+        )
+        for r in rows:
+            out[(type_, r.event_id)] = (r.date, r.attrs or {})
+    return out
+
+
+def _conflict(type_: str, event_id: str, old_date: date, old_attrs: dict) -> InputError:
+    return InputError(
+        _(
+            "event {type} {id} is already recorded (date {date}, attributes {attrs}); "
+            "use another id"
+        ).format(type=type_, id=event_id, date=old_date.isoformat(), attrs=old_attrs)
+    )
+
+
+#: The columns :func:`_insert_events` writes, in the order of its VALUES.
+_EVENT_COLUMNS = ("type", "event_id", "date", "attrs", "recorded_by", "recorded_at")
+
+
+def _insert_events(session: Session, new: list[Event], *, actor: str, now: datetime) -> int:
+    """Insert ``new`` (none recorded when looked up) and their audit rows; returns how
+    many were inserted. One that another transaction recorded since is skipped when
+    it has the same values, and is a conflict otherwise."""
+    rows = [(e.type, e.id, e.date, e.attrs, actor, now) for e in new]
+    ids = _insert_returning_keys(session, rows)
+    entries = []
+    lost: list[Event] = []
+    for e in new:
+        pk = ids.get((e.type, e.id))
+        if pk is None:
+            lost.append(e)
+            continue
+        entries.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": "record",
+                "entity": "event",
+                "entity_id": pk,
+                "new": {"type": e.type, "id": e.id, "date": e.date, "attrs": e.attrs},
+                "reason": "event recorded",
+            }
+        )
+    if lost:
+        # Recorded by another process since we looked: the same event is known, another
+        # one with that (type, id) is the conflict record_event reports.
+        old = _recorded(session, lost)
+        for e in lost:
+            have = old.get((e.type, e.id))
+            if have is not None and (have[0] != e.date or have[1] != e.attrs):
+                raise _conflict(e.type, e.id, *have)
+    log_changes(session, entries)
+    return len(entries)
+
+
+def _insert_returning_keys(session: Session, rows: list[tuple]) -> dict[tuple[str, str], int]:
+    """INSERT the event ``rows`` (values in :data:`_EVENT_COLUMNS` order), skipping a
+    (type, id) already there; returns (type, id) -> id of those really inserted.
+
+    On SQLite and PostgreSQL: ``INSERT ... VALUES (...), (...) ... ON CONFLICT DO
+    NOTHING RETURNING``, a few thousand rows per statement, the SQL written once and
+    each distinct value converted once by the column's own type (a date, the
+    attributes' JSON, the instant): the values stored are those SQLAlchemy would bind,
+    without its cost per row. Elsewhere, SQLAlchemy's executemany.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    cols = [events.c[name] for name in _EVENT_COLUMNS]
+    if dialect.name not in ("sqlite", "postgresql"):
+        stmt = events.insert().returning(events.c.id, events.c.type, events.c.event_id)
+        found = conn.execute(stmt, [dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows])
+        return {(r.type, r.event_id): r.id for r in found}
+    procs = [c.type._cached_bind_processor(dialect) for c in cols]
+    q = dialect.identifier_preparer
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    one = "(" + ", ".join([mark] * len(cols)) + ")"
+    head = (
+        f"INSERT INTO {q.format_table(events)} ({', '.join(q.format_column(c) for c in cols)}) "
+        "VALUES "
+    )
+    tail = (
+        f" ON CONFLICT ({q.format_column(events.c.type)}, {q.format_column(events.c.event_id)})"
+        f" DO NOTHING RETURNING {q.format_column(events.c.id)},"
+        f" {q.format_column(events.c.type)}, {q.format_column(events.c.event_id)}"
+    )
+    per = max(1, _MAX_BINDS // len(cols))
+    out: dict[tuple[str, str], int] = {}
+    convert = [_converter(p) for p in procs]
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        # Column by column: most columns need no conversion, the others have a few
+        # distinct values (dates, attribute sets, the one actor and instant).
+        columns = [
+            col if p is None else list(map(f, col))
+            for col, p, f in zip(zip(*part, strict=True), procs, convert, strict=True)
+        ]
+        flat: list = []
+        for row in zip(*columns, strict=True):
+            flat.extend(row)
+        params = tuple(flat)  # one statement's values (a list would be executemany)
+        sql = head + ", ".join([one] * len(part)) + tail
+        for pk, type_, event_id in conn.exec_driver_sql(sql, params):
+            out[(type_, event_id)] = pk
+    return out
+
+
+#: Bound values per statement: within SQLite's limit (32,766) and PostgreSQL's (65,535).
+_MAX_BINDS = 30_000
+
+
+def _converter(process: Callable | None) -> Callable | None:
+    """``process`` (a column type's bind processor) remembering its answers: an import
+    has a few distinct dates and attribute sets for 100,000 events."""
+    if process is None:
+        return None
+    seen: dict = {}
+
+    def convert(v):
+        key = tuple(v.items()) if isinstance(v, dict) else v
+        try:
+            return seen[key]
+        except KeyError:
+            out = seen[key] = process(v)
+            return out
+        except TypeError:  # unhashable
+            return process(v)
+
+    return convert
 
 
 @dataclass(frozen=True)
@@ -473,7 +724,9 @@ __all__ = [
     "close_deadline",
     "closed_deadlines",
     "list_events",
+    "Recorded",
     "record_event",
+    "record_events",
     "remove_event",
     "status_lines",
     "statuses",

@@ -227,3 +227,83 @@ def test_event_type_no_rule_uses_is_an_error_with_a_suggestion(tmp_path):
     ]
     (ev,) = read_events(p, _rules(*PUB_RULES), allow_unused_type=True)
     assert ev.type == "publicaton"
+
+
+# ---------------------------------------------------------------- big files (issue 11)
+def _big_csv(p, n: int, bad: dict[int, str] | None = None):
+    """``n`` rows on lines 2..n+1; ``bad`` replaces the row of some lines."""
+    bad = bad or {}
+    lines = ["type,id,date,delegated"]
+    for line in range(2, n + 2):
+        lines.append(bad.get(line, f"publication,qd-{line},2022-03-{line % 28 + 1:02d},false"))
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def test_csv_is_read_as_a_stream_not_whole(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    p = _big_csv(tmp_path / "ev.csv", 3000)
+
+    def whole(*_a, **_k):
+        raise AssertionError("the file was read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    monkeypatch.setattr(Path, "read_text", whole)
+    events = read_events(p, _rules(*PUB_RULES))
+    assert len(events) == 3000
+    assert events[-1] == Event("publication", "qd-3001", date(2022, 3, 6), {"delegated": "false"})
+
+
+def test_csv_not_utf8_far_into_the_file_names_its_line(tmp_path):
+    p = _big_csv(tmp_path / "ev.csv", 3000)
+    raw = p.read_bytes().splitlines(keepends=True)
+    raw[2500] = raw[2500].replace(b"false", b"\xc4\x90\xe3 false")  # "Đ" then a lone byte
+    p.write_bytes(b"".join(raw))
+    with pytest.raises(ConfigError) as info:
+        read_events(p, _rules(*PUB_RULES))
+    # Only that problem, as when the file was decoded whole before being parsed.
+    assert info.value.problems == [Problem(str(p), 2501, "not UTF-8 text; save the file as UTF-8")]
+
+
+def test_a_bad_value_repeated_is_reported_on_every_row(tmp_path):
+    # The checks of repeated values are remembered for speed: only the accepted ones.
+    p = _big_csv(
+        tmp_path / "ev.csv",
+        50,
+        {
+            3: "publication,qd-3,2022-03-01,maybe",
+            4: "publicaton,qd-4,2022-03-01,false",
+            7: "publication,qd-7,2022-03-01,maybe",
+            9: "publicaton,qd-9,2022-03-01,false",
+            11: "publication,qd-11,2022-02-30,false",
+            12: "publication,qd-12,2022-02-30,false",
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        read_events(p, _rules(*PUB_RULES), allow_unused_type=False)
+    assert [(x.line, x.message[:34]) for x in info.value.problems] == [
+        (3, "attribute delegated='maybe' must b"),
+        (4, "no rule starts from event type 'pu"),
+        (7, "attribute delegated='maybe' must b"),
+        (9, "no rule starts from event type 'pu"),
+        (11, "'2022-02-30' is not a date: 02/202"),
+        (12, "'2022-02-30' is not a date: 02/202"),
+    ]
+
+
+def test_read_events_reports_progress_by_line(tmp_path):
+    from engine.loader.events import PROGRESS_EVERY
+
+    p = _big_csv(tmp_path / "ev.csv", 2 * PROGRESS_EVERY + 10)
+    seen: list[int] = []
+    read_events(p, progress=seen.append)
+    assert seen == [PROGRESS_EVERY + 1, 2 * PROGRESS_EVERY + 1, 2 * PROGRESS_EVERY + 11]
+
+
+def test_csv_not_utf8_after_a_bad_header_is_still_that_one_problem(tmp_path):
+    p = tmp_path / "ev.csv"
+    p.write_bytes(b"type,id,ngay\n" + b"publication,qd-1,2022-03-01\n" * 5000 + b"x,\xff,y\n")
+    with pytest.raises(ConfigError) as info:
+        read_events(p)
+    assert info.value.problems == [Problem(str(p), 5002, "not UTF-8 text; save the file as UTF-8")]
