@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -132,8 +132,12 @@ def _code_digest() -> str:
 
 
 def rule_fingerprint(rule: Rule) -> str:
-    """Changes when anything of ``rule`` changes (its repr shows every field)."""
-    return hashlib.blake2b(repr(rule).encode(), digest_size=16).hexdigest()
+    """Changes when anything of ``rule`` that deadlines depend on changes (its repr shows
+    every field), but not where it was read from: the daemon's unit reads
+    ``/srv/hanchot/rules``, an admin in ``/srv/hanchot`` reads ``rules/``, and a comment
+    added above a rule moves its line; none of that may redo its deadlines."""
+    located = replace(rule, file=None, line=None)
+    return hashlib.blake2b(repr(located).encode(), digest_size=16).hexdigest()
 
 
 def events_mark(session: Session) -> list[Any]:

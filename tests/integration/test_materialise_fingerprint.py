@@ -55,6 +55,23 @@ def test_second_run_with_nothing_changed_is_skipped(tmp_path):
     assert (again.created, again.updated, again.cancelled) == (0, 0, 0)
 
 
+def test_where_a_rule_was_read_from_does_not_redo_it(tmp_path):
+    """The daemon's unit reads /srv/hanchot/rules, an admin in /srv/hanchot reads rules/,
+    and a comment added above a rule moves its line: same deadlines, nothing redone."""
+    here = replace(REPORT_RULE, file="/srv/hanchot/rules/ke-hoach.yaml", line=12)
+    config = make_config(tmp_path, rules=(here, PUBLISH_RULE))
+    _, sessions = open_store(config)
+    run(sessions, config)
+    there = replace(here, file="rules/ke-hoach.yaml", line=14)
+    again = run(sessions, replace(config, rules=(there, PUBLISH_RULE)))
+    assert again.skipped and again.rules_redone == frozenset()
+    # ...while a change of what the rule says is still seen.
+    moved = replace(there, due=On(date(2022, 8, 5)))
+    assert run(sessions, replace(config, rules=(moved, PUBLISH_RULE))).rules_redone == {
+        "bao-cao-6-thang"
+    }
+
+
 def test_changed_rule_is_redone_alone(tmp_path):
     other = replace(REPORT_RULE, id="bao-cao-quy", due=On(date(2022, 9, 30)))
     config = make_config(tmp_path, rules=(REPORT_RULE, other))
