@@ -9,8 +9,11 @@ say is tested elsewhere (test_store_dispatch, test_dispatch_cycle, test_mail_ren
 test_mail_headers). Every header and body byte is deterministic: the Message-ID comes
 from the outbox ids, ``Date`` from the instant the cycle is run for, the MIME
 boundaries from the Message-ID. ``outbox.json`` pins the outbox rows the scenario
-leaves (same provenance). Only the SMTP server's port, quoted in the admin's
-failure summary, is replaced by zeros.
+leaves (same provenance). Re-pinned once since, at the merge of the set-based
+materialiser, which numbers new deadlines rule by rule instead of in plan order: the
+only bytes that changed were deadline ids 1 and 2 trading places (in the links, in
+the .ics attachments' base64 and in ``outbox.json``'s ``deadline_id``). Only the SMTP
+server's port, quoted in the admin's failure summary, is replaced by zeros.
 
 The scenario runs the real dispatch cycle against a real SMTP server: three rules,
 the focal point configured, one recipient refused (550) so the admin's failure
