@@ -48,3 +48,32 @@ def test_events_mark_on_sqlite_uses_indexes_only(tmp_path):
             "SELECT max(id) FROM audit_log WHERE entity = 'event'"
         ).scalar()
     assert mark == [50, newest_audit]
+
+
+def test_due_deadlines_are_found_through_next_send_at_not_every_open_one(tmp_path):
+    """The full cycle's "which deadlines' time has come" (materialise_due) must search the
+    next_send_at index: through the (status, due) index SQLite, which has no statistics
+    unless ANALYZE ran, read every open deadline to find the few that are due."""
+    from engine.store.outbox import materialise_due
+
+    config = make_config(tmp_path, rules=(PUBLISH_RULE,))
+    engine, sessions = open_store(config)
+    statements: list[tuple] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM deadlines" in statement and "next_send_at <=" in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    with sessions() as s, s.begin():
+        materialise_due(s, config, NOW)
+    sa.event.remove(engine, "before_cursor_execute", capture)
+    assert len(statements) == 1
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(r[-1])
+            for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1]
+            ).all()
+        )
+    assert "ix_deadlines_next_send_at" in plan, plan
