@@ -29,3 +29,22 @@ def private_dir(path: Path) -> None:
         except FileExistsError:
             continue
         os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same directory,
+    then a rename), mode 0600 in a 0700 directory: a reader never sees half a file."""
+    import tempfile
+
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

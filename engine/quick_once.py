@@ -378,19 +378,6 @@ def remember(engine, config_dir, sig: str | None, before: list | None, timezone:
 
 
 def _write(path: Path, text: str) -> None:
-    import tempfile
+    from engine.files import write_private
 
-    from engine.files import private_dir
-
-    private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_private(path, text)

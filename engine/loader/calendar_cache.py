@@ -36,7 +36,7 @@ from engine.core.calendar import (
     package_names_en,
     vietnam_year,
 )
-from engine.files import private_dir
+from engine.files import write_private
 
 #: Bump when the file layout or the meaning of its fields changes.
 FORMAT = 1
@@ -150,20 +150,7 @@ def _decode(text: str, year: int, key: str) -> YearData | None:
 
 
 def _write(path: Path, text: str) -> None:
-    import tempfile
-
-    private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_private(path, text)
 
 
 def cached_source(
