@@ -243,6 +243,7 @@ class Daemon:
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             )
             self._scheduler.add_job(self._poll, "interval", seconds=self.poll_seconds, id="poll")
+            self._scheduler.add_job(self._stop_if_asked, "interval", seconds=1, id="stop")
             self._schedule(now)
             where = sa.engine.make_url(url).render_as_string(hide_password=True)
             n = len(self.config.rules)
@@ -291,12 +292,22 @@ class Daemon:
         return True
 
     def _on_signal(self, signum, _frame) -> None:
+        # Only a flag: the handler runs in the main thread at any point, perhaps while it
+        # holds a scheduler lock that the job in flight is waiting for; shutting the
+        # scheduler down here and waiting for that job hung the process (1 stop in 4 right
+        # after start-up, until SIGKILL). The watcher job below does the rest within a
+        # second, after the message in flight (the single worker runs one job at a time).
+        self.stopping.set()
         log.info(
             _("{signal}: finishing the current message, then stopping").format(
                 signal=signal.Signals(signum).name
             )
         )
-        self.stop()
+
+    def _stop_if_asked(self) -> None:
+        """Scheduled every second: end the scheduler once a stop was asked for."""
+        if self.stopping.is_set() and self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
 
     def stop(self) -> None:
         """Stop after the message being sent (if any); safe from a signal handler."""

@@ -187,6 +187,10 @@ def materialise_due(session: Session, config: Config, now: datetime) -> tuple[in
         # statistics) read every open deadline to find the few whose time has come.
         .where(deadlines.c.next_send_at <= now, deadlines.c.status.concat("") == OPEN)
     ).all()
+    # In due-date order, then id, whatever index found them: outbox ids (and so the
+    # Message-IDs derived from them) follow the same order on every database. (An
+    # ORDER BY here would make SQLite walk ix_deadlines_due over every deadline.)
+    rows.sort(key=lambda d: (d.due, d.id))
     n_pending = n_superseded = 0
     acked = _acknowledged(session, [d.id for d in rows])
     for d in rows:
