@@ -305,11 +305,20 @@ class ImportProgress:
     removed at the end, leaving the summary alone on stdout."""
 
     def __init__(self, file: Path, console=None) -> None:
-        from rich.console import Console
-
-        self.console = console if console is not None else Console(stderr=True)
         self.progress = None
         self.task = None
+        if console is None:
+            # Rich (tens of milliseconds to import) only when stderr may be a terminal:
+            # a tty, or one declared so by TTY_COMPATIBLE or FORCE_COLOR, as Rich reads them.
+            env = os.environ
+            if not (
+                sys.stderr.isatty() or "TTY_COMPATIBLE" in env or "FORCE_COLOR" in env
+            ):
+                return
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console
         if self.console.is_terminal:
             lines = count_lines(file)
             if lines > PROGRESS_LINES:
@@ -434,6 +443,7 @@ def import_events(
                     now=at,
                     rules=index,
                     allow_unused_type=allow_unused_type,
+                    checked=True,  # by read_events, with the same rules
                     progress=bar.recorded,
                 )
             bar.deadlines()

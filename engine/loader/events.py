@@ -169,6 +169,34 @@ class _Builder:
         self.date_ok: dict[str, date] = {}
         self.verdicts: dict[tuple, list[tuple[str, str]]] = {}
 
+    def plain(self, line: int, etype: str, eid: str, edate: str, attrs: dict[str, str]) -> bool:
+        """:meth:`add` for an event whose every value was accepted before (a type, a
+        date and attributes already seen, the rules' verdict on them known and empty,
+        an id the pattern takes as it is, a (type, id) not seen): added as :meth:`add`
+        would add it, and True. Anything else is left to :meth:`add` (False)."""
+        ctype = self.type_ok.get(etype)
+        d = self.date_ok.get(edate)
+        if (
+            ctype is None
+            or d is None
+            or not FIRST_YEAR <= d.year <= LAST_YEAR
+            or len(eid) > MAX_ID
+            or not EVENT_ID_RE.fullmatch(eid)
+            or (ctype, eid) in self.seen
+        ):
+            return False
+        clean: dict[str, str] = {}
+        for k, v in attrs.items():
+            pair = self.attr_ok.get((k, v))
+            if pair is None:
+                return False
+            clean[pair[0]] = pair[1]
+        if self.rules is not None and self.verdicts.get((ctype, tuple(clean.items()))) != []:
+            return False
+        self.seen[(ctype, eid)] = line
+        self.events.append(Event(ctype, eid, d, clean))
+        return True
+
     def add(
         self,
         line: int | None,
@@ -404,6 +432,10 @@ def _read_csv_rows(f, b: _Builder, progress: Callable[[int], None] | None) -> No
         if bad_names:
             return
         idx = {h: header.index(h) for h in REQUIRED}
+        ti, ii, di = (idx[k] for k in REQUIRED)
+        attr_cols = [(h, j) for j, h in enumerate(header) if h not in REQUIRED]
+        n_cells = len(header)
+        plain = b.plain
         start = reader.line_num
         rows = 0
         for row in reader:
@@ -412,6 +444,17 @@ def _read_csv_rows(f, b: _Builder, progress: Callable[[int], None] | None) -> No
             rows += 1
             if progress is not None and rows % PROGRESS_EVERY == 0:
                 progress(start)
+            if len(row) == n_cells:
+                etype, eid, edate = row[ti].strip(), row[ii].strip(), row[di].strip()
+                if etype and eid and edate:
+                    attrs = {}
+                    for h, j in attr_cols:
+                        cell = row[j].strip()
+                        if cell:
+                            attrs[h] = cell
+                    if not plain(line, etype, eid, edate, attrs):
+                        b.add(line, etype, eid, edate, attrs)
+                    continue
             if not "".join(row).strip():  # every cell blank
                 continue
             if len(row) != len(header):

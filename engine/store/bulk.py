@@ -99,9 +99,15 @@ def insert(
 ) -> list[tuple]:
     """Insert ``rows`` (tuples of converted values in ``columns`` order).
 
-    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING``. ``returning`` is honoured on
-    PostgreSQL only (the rows really inserted); SQLite's ``executemany`` returns
-    nothing, so there the result is always empty.
+    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING``. ``returning`` names columns
+    of the rows really inserted (a row skipped for a conflict is not among them),
+    returned as tuples; match them to ``rows`` by a key among them, not by position.
+
+    On SQLite, ``executemany`` returns nothing: the rows inserted are those whose
+    ``id`` (the table's integer primary key) is above the largest one before the
+    insert. That holds because the caller's transaction began with ``BEGIN
+    IMMEDIATE`` (:mod:`engine.store.db`), which keeps every other writer out until it
+    ends, and SQLite gives each new row the largest rowid plus one.
     """
     if not rows:
         return []
@@ -112,8 +118,18 @@ def insert(
     try:
         if is_postgres(conn):
             return _pg_insert(conn, cur, table, columns, rows, ignore_conflicts, returning)
+        top = 0
+        if returning:
+            cur.execute(f"SELECT max(id) FROM {quote(table.name)}")
+            top = cur.fetchone()[0] or 0
         cur.executemany(head + "(" + ", ".join("?" * len(columns)) + ")" + tail, rows)
-        return []
+        if not returning:
+            return []
+        cur.execute(
+            f"SELECT {_names(conn, returning)} FROM {quote(table.name)} WHERE id > ? ORDER BY id",
+            (top,),
+        )
+        return cur.fetchall()
     finally:
         cur.close()
 

@@ -595,16 +595,10 @@ def _insert_chunk(work: _Pass, rule: Rule, occs: list) -> int:
     # uncommitted rows. ON CONFLICT DO NOTHING waits for it and skips them; only the
     # rows this transaction really inserted are counted and logged. (SQLite: BEGIN
     # IMMEDIATE keeps every other writer out, and new rowids follow the largest.)
-    if bulk.is_postgres(conn):
-        got = bulk.insert(
-            conn, deadlines, _NEW_COLUMNS, rows, ignore_conflicts=True, returning=("id", "key")
-        )
-        ids = {key: i for i, key in got}
-    else:
-        top = conn.execute(sa.select(sa.func.max(deadlines.c.id))).scalar() or 0
-        bulk.insert(conn, deadlines, _NEW_COLUMNS, rows, ignore_conflicts=True)
-        got = bulk.select(conn, 'SELECT id, "key" FROM deadlines WHERE id > ?', (top,))
-        ids = {key: i for i, key in got}
+    got = bulk.insert(
+        conn, deadlines, _NEW_COLUMNS, rows, ignore_conflicts=True, returning=("id", "key")
+    )
+    ids = {key: i for i, key in got}
     new_values: dict[date, dict] = {}  # one dict per due date: serialised once
     for o in occs:
         if o.due not in new_values:

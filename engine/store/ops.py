@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -24,7 +25,8 @@ from engine.loader.names import (
     check_event_id,
     check_event_type,
 )
-from engine.store.audit import log_change, log_changes
+from engine.store import bulk
+from engine.store.audit import log_change, os_user
 from engine.store.outbox import require_aware
 from engine.store.tables import (
     CANCELLED,
@@ -34,6 +36,7 @@ from engine.store.tables import (
     PENDING,
     SUPERSEDED,
     WAIVED,
+    audit,
     deadlines,
     events,
     outbox,
@@ -180,19 +183,25 @@ def record_events(
     now: datetime,
     rules: Iterable[Rule] | EventRules | None = None,
     allow_unused_type: bool = False,
+    checked: bool = False,
     chunk: int = RECORD_CHUNK,
     progress: Callable[[int], None] | None = None,
 ) -> Recorded:
     """Store many events as :func:`record_event` stores each, in order, set-based.
 
-    Every event is checked first (:func:`check_event`); then, ``chunk`` events at a
-    time, one query finds those already recorded, multi-row INSERTs store the others
-    (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: an event recorded meanwhile
-    by another process counts as already recorded, not as a failure) and
-    :func:`engine.store.audit.log_changes` writes their audit rows (one ``record`` row
-    per event, as :func:`record_event` always did). An event equal to one already recorded (or to
-    an earlier one of ``evs``) is skipped; ``progress``, if given, is called with the
-    number of events handled so far after each chunk.
+    Every event is checked first (:func:`check_event`), unless ``checked``: the events
+    come from :func:`engine.loader.events.read_events` given the same ``rules`` and
+    ``allow_unused_type``, which made the same checks (an import checks each event
+    once, where it enters). Then, ``chunk`` events at a time, one set-based insert
+    (:func:`engine.store.bulk.insert`, ``ON CONFLICT DO NOTHING``) stores them, and
+    one more writes their audit rows (one ``record`` row per event, as
+    :func:`record_event` always did). An event already recorded, by an earlier call or
+    by another process meanwhile, is not inserted: with the same date and attributes
+    it counts as known, otherwise it is a conflict. On PostgreSQL, where a skipped
+    insert still spends a sequence number, one query per chunk first finds those
+    already recorded, so that they are not sent at all. An event equal to an earlier
+    one of ``evs`` is skipped; ``progress``, if given, is called with the number of
+    events handled so far after each chunk.
 
     Nothing is committed: the caller's transaction makes it all or nothing.
 
@@ -202,25 +211,32 @@ def record_events(
     would raise.
     """
     now = require_aware(now)
-    checker = _EventChecker(rules, allow_unused_type)
     clean: list[Event] = []
     bad: InputError | None = None
-    for e in evs:
-        if checker.is_clean(e):  # as read_events hands them: kept as they are
-            clean.append(e)
-            continue
-        try:
-            type_, event_id, attrs = checker.check(e.type, e.id, e.attrs)
-        except InputError as err:
-            bad = err  # raised unless an earlier event conflicts with the store
-            break
-        clean.append(Event(type_, event_id, e.date, attrs))
+    if checked:
+        clean = evs if isinstance(evs, list) else list(evs)
+    else:
+        checker = _EventChecker(rules, allow_unused_type)
+        for e in evs:
+            if checker.is_clean(e):  # as read_events hands them: kept as they are
+                clean.append(e)
+                continue
+            try:
+                type_, event_id, attrs = checker.check(e.type, e.id, e.attrs)
+            except InputError as err:
+                bad = err  # raised unless an earlier event conflicts with the store
+                break
+            clean.append(Event(type_, event_id, e.date, attrs))
+    conn = session.connection()
+    look_first = bad is not None or bulk.is_postgres(conn)
+    writer = _EventWriter(conn, actor, now)
     added = known = 0
     mine: dict[tuple[str, str], Event] = {}  # recorded by this call
     for start in range(0, len(clean), chunk):
         part = clean[start : start + chunk]
-        old = _recorded(session, part)
+        old = _recorded(session, part) if look_first else {}
         new: list[Event] = []
+        stop: InputError | None = None
         for e in part:
             key = (e.type, e.id)
             prior = mine.get(key)
@@ -229,13 +245,26 @@ def record_events(
                 if have[0] == e.date and have[1] == e.attrs:
                     known += 1
                     continue
-                raise _conflict(e.type, e.id, *have)
+                # Raised once the events before it are known not to conflict first.
+                stop = _conflict(e.type, e.id, *have)
+                break
             mine[key] = e
             new.append(e)
         if new and bad is None:
-            stored = _insert_events(session, new, actor=actor, now=now)
-            added += stored
-            known += len(new) - stored
+            lost = writer.insert(new)
+            added += len(new) - len(lost)
+            if lost:
+                # Already recorded (SQLite: not looked up first), or recorded by another
+                # process since we looked: the same event is known, another one with
+                # that (type, id) is the conflict record_event reports.
+                old = _recorded(session, lost)
+                for e in lost:
+                    have = old.get((e.type, e.id))
+                    if have is not None and (have[0] != e.date or have[1] != e.attrs):
+                        raise _conflict(e.type, e.id, *have)
+                    known += 1
+        if stop is not None:
+            raise stop
         if progress is not None:
             progress(start + len(part))
     if bad is not None:
@@ -269,119 +298,122 @@ def _conflict(type_: str, event_id: str, old_date: date, old_attrs: dict) -> Inp
     )
 
 
-#: The columns :func:`_insert_events` writes, in the order of its VALUES.
+#: The columns :meth:`_EventWriter.insert` writes, in the order of its rows.
 _EVENT_COLUMNS = ("type", "event_id", "date", "attrs", "recorded_by", "recorded_at")
 
 
-def _insert_events(session: Session, new: list[Event], *, actor: str, now: datetime) -> int:
-    """Insert ``new`` (none recorded when looked up) and their audit rows; returns how
-    many were inserted. One that another transaction recorded since is skipped when
-    it has the same values, and is a conflict otherwise."""
-    rows = [(e.type, e.id, e.date, e.attrs, actor, now) for e in new]
-    ids = _insert_returning_keys(session, rows)
-    entries = []
-    lost: list[Event] = []
-    for e in new:
-        pk = ids.get((e.type, e.id))
-        if pk is None:
-            lost.append(e)
-            continue
-        entries.append(
-            {
-                "at": now,
-                "actor": actor,
-                "action": "record",
-                "entity": "event",
-                "entity_id": pk,
-                "new": {"type": e.type, "id": e.id, "date": e.date, "attrs": e.attrs},
-                "reason": "event recorded",
-            }
-        )
-    if lost:
-        # Recorded by another process since we looked: the same event is known, another
-        # one with that (type, id) is the conflict record_event reports.
-        old = _recorded(session, lost)
-        for e in lost:
-            have = old.get((e.type, e.id))
-            if have is not None and (have[0] != e.date or have[1] != e.attrs):
-                raise _conflict(e.type, e.id, *have)
-    log_changes(session, entries)
-    return len(entries)
+class _EventWriter:
+    """Events and their audit rows, inserted set-based.
 
+    The events go through :func:`engine.store.bulk.insert`, every value converted by
+    its column's own bind processing, each distinct one once (an import has a few
+    hundred dates and a few attribute sets for 100,000 events): the rows stored are
+    the ones SQLAlchemy, and :func:`record_event` before it, would store.
 
-def _insert_returning_keys(session: Session, rows: list[tuple]) -> dict[tuple[str, str], int]:
-    """INSERT the event ``rows`` (values in :data:`_EVENT_COLUMNS` order), skipping a
-    (type, id) already there; returns (type, id) -> id of those really inserted.
-
-    On SQLite and PostgreSQL: ``INSERT ... VALUES (...), (...) ... ON CONFLICT DO
-    NOTHING RETURNING``, a few thousand rows per statement, the SQL written once and
-    each distinct value converted once by the column's own type (a date, the
-    attributes' JSON, the instant): the values stored are those SQLAlchemy would bind,
-    without its cost per row. Elsewhere, SQLAlchemy's executemany.
+    Their audit rows are written by the database from the rows just inserted (``INSERT
+    … SELECT``), one per event in id order, with ``new`` the JSON text of ``{"type",
+    "id", "date", "attrs"}`` put together by SQL (:meth:`record_sql`): what
+    :func:`engine.store.audit.log_change` writes, byte for byte, since a recorded
+    type and id are checked to be plain ASCII without quotes or backslashes, and the
+    attributes are the JSON text of the event's own column (a test holds the two
+    equal on SQLite and on PostgreSQL).
     """
-    conn = session.connection()
-    dialect = conn.dialect
-    cols = [events.c[name] for name in _EVENT_COLUMNS]
-    if dialect.name not in ("sqlite", "postgresql"):
-        stmt = events.insert().returning(events.c.id, events.c.type, events.c.event_id)
-        found = conn.execute(stmt, [dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows])
-        return {(r.type, r.event_id): r.id for r in found}
-    procs = [c.type._cached_bind_processor(dialect) for c in cols]
-    q = dialect.identifier_preparer
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    one = "(" + ", ".join([mark] * len(cols)) + ")"
-    head = (
-        f"INSERT INTO {q.format_table(events)} ({', '.join(q.format_column(c) for c in cols)}) "
-        "VALUES "
-    )
-    tail = (
-        f" ON CONFLICT ({q.format_column(events.c.type)}, {q.format_column(events.c.event_id)})"
-        f" DO NOTHING RETURNING {q.format_column(events.c.id)},"
-        f" {q.format_column(events.c.type)}, {q.format_column(events.c.event_id)}"
-    )
-    per = max(1, _MAX_BINDS // len(cols))
-    out: dict[tuple[str, str], int] = {}
-    convert = [_converter(p) for p in procs]
-    for start in range(0, len(rows), per):
-        part = rows[start : start + per]
-        # Column by column: most columns need no conversion, the others have a few
-        # distinct values (dates, attribute sets, the one actor and instant).
-        columns = [
-            col if p is None else list(map(f, col))
-            for col, p, f in zip(zip(*part, strict=True), procs, convert, strict=True)
-        ]
-        flat: list = []
-        for row in zip(*columns, strict=True):
-            flat.extend(row)
-        params = tuple(flat)  # one statement's values (a list would be executemany)
-        sql = head + ", ".join([one] * len(part)) + tail
-        for pk, type_, event_id in conn.exec_driver_sql(sql, params):
-            out[(type_, event_id)] = pk
-    return out
 
+    def __init__(self, conn: sa.Connection, actor: str, now: datetime) -> None:
+        self.conn = conn
+        self.pg = bulk.is_postgres(conn)
+        self.date = bulk.memo_converter(conn, events.c.date)
+        self.attrs_json = bulk.converter(conn, events.c.attrs)
+        self.attrs: dict[tuple, Any] = {}  # attribute items -> their converted value
+        self.tail = (actor, bulk.converter(conn, events.c.recorded_at)(now))
+        self.audit_values = (
+            bulk.converter(conn, audit.c.at)(now),
+            actor,
+            bulk.converter(conn, audit.c.old)(None),
+            os_user(),
+        )
 
-#: Bound values per statement: within SQLite's limit (32,766) and PostgreSQL's (65,535).
-_MAX_BINDS = 30_000
+    def _attrs(self, attrs: dict[str, str]) -> Any:
+        items = tuple(attrs.items())
+        hit = self.attrs.get(items)
+        if hit is None:
+            hit = self.attrs[items] = self.attrs_json(attrs)
+        return hit
 
+    def record_sql(self) -> str:
+        """The SQL of an inserted event's audit ``new``, over ``events`` as ``e``."""
+        if self.pg:
+            quoted = "to_json(e.{})::text"
+            day, attrs = "to_char(e.date, 'YYYY-MM-DD')", "e.attrs::text"
+        else:
+            quoted = "json_quote(e.{})"
+            day, attrs = "e.date", "e.attrs"
+        text = (
+            f"""'{{"type": ' || {quoted.format("type")} || ', "id": ' || """
+            f"""{quoted.format("event_id")} || ', "date": "' || {day} || '", "attrs": ' """
+            f"""|| {attrs} || '}}'"""
+        )
+        return f"CAST({text} AS json)" if self.pg else text
 
-def _converter(process: Callable | None) -> Callable | None:
-    """``process`` (a column type's bind processor) remembering its answers: an import
-    has a few distinct dates and attribute sets for 100,000 events."""
-    if process is None:
-        return None
-    seen: dict = {}
-
-    def convert(v):
-        key = tuple(v.items()) if isinstance(v, dict) else v
+    def insert(self, new: list[Event]) -> list[Event]:
+        """Insert ``new`` and an audit row for each one really inserted; returns those
+        not inserted (a row with their (type, id) is there already)."""
+        conv, attrs, tail = self.date, self._attrs, self.tail
+        rows = [(e.type, e.id, conv(e.date), attrs(e.attrs), *tail) for e in new]
+        quote = self.conn.dialect.identifier_preparer.quote
+        m = "%s" if self.pg else "?"
+        columns = ", ".join(quote(c) for c in _AUDIT_COLUMNS)
+        head = (
+            f"INSERT INTO {quote(audit.name)} ({columns}) SELECT {m}, {m}, 'record',"
+            f" 'event', e.id, NULL, NULL, {m}, {self.record_sql()}, 'event recorded', {m}"
+            f" FROM {quote(events.name)} e WHERE "
+        )
+        if self.pg:
+            got = bulk.insert(
+                self.conn,
+                events,
+                _EVENT_COLUMNS,
+                rows,
+                ignore_conflicts=True,
+                returning=("id", "type", "event_id"),
+            )
+            where, arg = "e.id = ANY(%s) ORDER BY e.id", [pk for pk, _t, _i in got]
+            inserted = {(t, i) for _pk, t, i in got}
+        else:
+            # BEGIN IMMEDIATE keeps other writers out; new rows get ids above the top.
+            top = bulk.select(self.conn, "SELECT max(id) FROM events")[0][0] or 0
+            bulk.insert(self.conn, events, _EVENT_COLUMNS, rows, ignore_conflicts=True)
+            where, arg = "e.id > ? ORDER BY e.id", top
+            inserted = None
+        cur = self.conn.connection.cursor()
         try:
-            return seen[key]
-        except KeyError:
-            out = seen[key] = process(v)
-            return out
-        except TypeError:  # unhashable
-            return process(v)
+            at, actor, old, me = self.audit_values
+            cur.execute(head + where, (at, actor, old, me, arg))
+            n = cur.rowcount
+            if n == len(new):
+                return []
+            if inserted is None:
+                cur.execute("SELECT type, event_id FROM events WHERE id > ?", (top,))
+                inserted = set(map(tuple, cur.fetchall()))
+        finally:
+            cur.close()
+        return [e for e in new if (e.type, e.id) not in inserted]
 
-    return convert
+
+#: The audit columns :meth:`_EventWriter.insert` writes, in the order of its SELECT.
+_AUDIT_COLUMNS = (
+    "at",
+    "actor",
+    "action",
+    "entity",
+    "entity_id",
+    "rule_id",
+    "key",
+    "old",
+    "new",
+    "reason",
+    "os_user",
+)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,17 @@ def test_no_progress_bar_on_a_pipe(site):  # noqa: F811
     assert r.stdout == "Đã nhập 6000 sự kiện (0 đã có); 0 hạn mới.\n"
 
 
+@pytest.mark.parametrize("declared", [{"TTY_COMPATIBLE": "1"}, {"FORCE_COLOR": "1"}])
+def test_progress_bar_on_a_pipe_declared_a_terminal(site, declared):  # noqa: F811
+    """Rich is loaded only when stderr may be a terminal, which includes a pipe that
+    TTY_COMPATIBLE or FORCE_COLOR declares one (as Rich itself decides)."""
+    write_events(site / "e.csv", 6000, first=OLD)
+    r = hanchot(site, "event", "import", "e.csv", *NOW, env={"HANCHOT_LANG": "vi", **declared})
+    assert r.returncode == 0, r.stderr
+    assert "Đọc và kiểm tra tệp" in r.stderr
+    assert r.stdout == "Đã nhập 6000 sự kiện (0 đã có); 0 hạn mới.\n"
+
+
 def test_progress_bar_on_a_terminal(site):  # noqa: F811
     write_events(site / "e.csv", 6000, first=OLD)
     master, slave = pty.openpty()

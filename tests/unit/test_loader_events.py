@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.core.rules import Event
 from engine.errors import ConfigError, Problem
@@ -307,3 +309,53 @@ def test_csv_not_utf8_after_a_bad_header_is_still_that_one_problem(tmp_path):
     with pytest.raises(ConfigError) as info:
         read_events(p)
     assert info.value.problems == [Problem(str(p), 5002, "not UTF-8 text; save the file as UTF-8")]
+
+
+_CELLS = {
+    "type": ["publication", "training-call", "publicaton", " publication", "Bad Type", ""],
+    "id": ["qd-1", "qd-2", "QD/3.x", "qd 4", "a\u00e9", "x" * 201, " qd-5 ", ""],
+    "date": ["2022-03-01", "2022-02-30", "1899-12-31", "2023-01-02", "01/03/2022", ""],
+    "delegated": ["true", "false", "maybe", "", " true"],
+    "ghi_chu": ["", "Quyết định số 1", "bad\x07bell"],
+}
+
+
+@given(
+    rows=st.lists(
+        st.tuples(*(st.sampled_from(v) for v in _CELLS.values())), min_size=1, max_size=40
+    ),
+    with_rules=st.booleans(),
+    allow_unused=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_the_fast_row_path_reads_what_the_checks_read(
+    tmp_path_factory, rows, with_rules, allow_unused
+):
+    """A CSV row whose every value was accepted before skips the checks
+    (``_Builder.plain``): the events and the problems are those of checking every
+    row (repeated values, bad ones repeated, duplicates, dates outside the calendar)."""
+    import csv
+
+    from engine.loader import events as le
+
+    p = tmp_path_factory.mktemp("fast") / "ev.csv"
+    with p.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(list(_CELLS))
+        w.writerows(rows)
+    rules = _rules(*PUB_RULES) if with_rules else None
+
+    def outcome():
+        try:
+            return le.read_events(p, rules, allow_unused_type=allow_unused), None
+        except ConfigError as e:
+            return None, [(x.line, x.message) for x in e.problems]
+
+    fast = outcome()
+    real = le._Builder.plain
+    le._Builder.plain = lambda self, *a: False
+    try:
+        slow = outcome()
+    finally:
+        le._Builder.plain = real
+    assert fast == slow
