@@ -195,6 +195,7 @@ class Daemon:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
+        self._ended = threading.Event()  # run() is over
         self._scheduler = None
         self._signature: tuple = ()
         self._events_mark = None
@@ -243,7 +244,7 @@ class Daemon:
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             )
             self._scheduler.add_job(self._poll, "interval", seconds=self.poll_seconds, id="poll")
-            self._scheduler.add_job(self._stop_if_asked, "interval", seconds=1, id="stop")
+            threading.Thread(target=self._stop_when_asked, name="hanchot-stop", daemon=True).start()
             self._schedule(now)
             where = sa.engine.make_url(url).render_as_string(hide_password=True)
             n = len(self.config.rules)
@@ -259,6 +260,8 @@ class Daemon:
                 self.health.set_role("active")
             self._scheduler.start()
         finally:
+            self._ended.set()
+            self.stopping.set()  # the watcher thread ends too
             lock.release()
             self.engine.dispose()
             log.info(_("hanchot daemon stopped"))
@@ -295,8 +298,8 @@ class Daemon:
         # Only a flag: the handler runs in the main thread at any point, perhaps while it
         # holds a scheduler lock that the job in flight is waiting for; shutting the
         # scheduler down here and waiting for that job hung the process (1 stop in 4 right
-        # after start-up, until SIGKILL). The watcher job below does the rest within a
-        # second, after the message in flight (the single worker runs one job at a time).
+        # after start-up, until SIGKILL). The watcher thread below does the rest, after the
+        # message in flight (the single worker runs one job at a time).
         self.stopping.set()
         log.info(
             _("{signal}: finishing the current message, then stopping").format(
@@ -304,10 +307,23 @@ class Daemon:
             )
         )
 
-    def _stop_if_asked(self) -> None:
-        """Scheduled every second: end the scheduler once a stop was asked for."""
-        if self.stopping.is_set() and self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    def _stop_when_asked(self) -> None:
+        """A thread of its own: blocked (no CPU, no wake-up while idle) until a stop is
+        asked for, then ends the scheduler from outside the main thread, as APScheduler
+        allows. Asked before the scheduler runs (a signal between the last check and
+        ``start``), it waits for it to run; it ends with :meth:`run` in any case."""
+        from apscheduler.schedulers import SchedulerNotRunningError
+
+        self.stopping.wait()
+        while not self._ended.is_set():
+            scheduler = self._scheduler
+            if scheduler is not None and scheduler.running:
+                try:
+                    scheduler.shutdown(wait=False)
+                except SchedulerNotRunningError:  # stopped meanwhile
+                    pass
+                return
+            self._ended.wait(0.05)
 
     def stop(self) -> None:
         """Stop after the message being sent (if any); safe from a signal handler."""
