@@ -327,3 +327,49 @@ def test_without_proc_liveness_falls_back_to_kill(monkeypatch):
     assert claim_owner() == f"{host}.{pid}.-"
     assert not owner_is_dead(f"x.{host}.{pid}.-")
     assert owner_is_dead(f"x.{host}.{gone}.-")
+
+
+def test_digests_rendered_ahead_keep_their_order_and_their_own_failures(
+    tmp_path, smtp_server, monkeypatch
+):
+    """Digests are rendered a batch ahead in a thread of their own: one that cannot be
+    built fails alone, the others go out in the cycle's order, each as it was built."""
+    twin = store_ab(tmp_path / "twin", smtp_server)
+    twin.dispatch(local(2022, 7, 26))  # the cycle's order, nothing failing
+    order = [r.rcpt_tos for r in smtp_server.received]
+    assert sorted(order) == [("qlcn@example.gov.vn",), ("qlnl@example.gov.vn",), (LEAD,)]
+    smtp_server.received.clear()
+    store = store_ab(tmp_path / "store", smtp_server)
+    real = RENDER.render
+
+    def broken_for_qlcn(digest, **kw):
+        if digest.recipient_email == "qlcn@example.gov.vn":
+            raise ValueError("x")
+        return real(digest, **kw)
+
+    monkeypatch.setattr(RENDER, "render", broken_for_qlcn)
+    report = store.dispatch(local(2022, 7, 26))  # qlcn, qlnl, van-phong
+    assert (report.digests_sent, report.build_errors) == (2, 1)
+    want = [r for r in order if r != ("qlcn@example.gov.vn",)]
+    assert [r.rcpt_tos for r in smtp_server.received] == want
+    assert [(parse(r.content)["To"].addresses[0].addr_spec,) for r in smtp_server.received] == want
+
+
+def test_a_stop_leaves_digests_rendered_ahead_unsent_and_pending(tmp_path, smtp_server):
+    """Asked to stop after the first message, the cycle sends nothing more, although the
+    next digests were already rendered; their rows go back to pending, unclaimed."""
+    store = store_ab(tmp_path, smtp_server)
+    report = dispatch_mod.dispatch(
+        store.config,
+        store.sessions,
+        dispatch_mod.transport_factory(store.config.settings),
+        local(2022, 7, 26),
+        should_stop=lambda: len(smtp_server.received) >= 1,
+    )
+    assert report.digests_sent == 1
+    assert len(smtp_server.received) == 1
+    assert report.left >= 2
+    assert SENDING not in store.states()
+    again = store.dispatch(local(2022, 7, 26, 8, 5))
+    assert again.digests_sent == 2
+    assert len(smtp_server.received) == 3
