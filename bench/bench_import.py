@@ -98,7 +98,7 @@ c.execute(
 c.execute(
     "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at DATETIME NOT NULL,"
     " actor VARCHAR(200) NOT NULL, action VARCHAR(50) NOT NULL, entity VARCHAR(20) NOT NULL,"
-    " entity_id INTEGER, rule_id VARCHAR(200), \"key\" VARCHAR(200), old JSON, new JSON,"
+    " entity_id INTEGER, rule_id VARCHAR(200), \\"key\\" VARCHAR(200), old JSON, new JSON,"
     " reason TEXT, os_user VARCHAR(200))"
 )
 c.execute("CREATE INDEX ix_audit_entity_id ON audit_log (entity, id)")
