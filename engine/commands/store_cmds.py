@@ -311,9 +311,7 @@ class ImportProgress:
             # Rich (tens of milliseconds to import) only when stderr may be a terminal:
             # a tty, or one declared so by TTY_COMPATIBLE or FORCE_COLOR, as Rich reads them.
             env = os.environ
-            if not (
-                sys.stderr.isatty() or "TTY_COMPATIBLE" in env or "FORCE_COLOR" in env
-            ):
+            if not (sys.stderr.isatty() or "TTY_COMPATIBLE" in env or "FORCE_COLOR" in env):
                 return
             from rich.console import Console
 
