@@ -124,6 +124,14 @@ class OutboxRow(SQLModel, table=True):
             postgresql_where=sa.text("deadline_id IS NULL"),
         ),
         sa.Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        # The oldest claim (next_wake, at every check of the daemon) without reading the
+        # whole outbox: only the few rows being sent (migration 0006).
+        sa.Index(
+            "ix_outbox_sending",
+            "claimed_at",
+            sqlite_where=sa.text("state = 'sending'"),
+            postgresql_where=sa.text("state = 'sending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
