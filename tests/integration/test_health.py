@@ -270,3 +270,23 @@ def test_metrics_counts_are_read_once_per_count_interval_and_after_each_cycle(st
         assert len(counted) == 6
     finally:
         health.close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_the_server_stops_at_once_although_it_looks_at_its_flag_rarely(store, host):
+    """The loop waits up to IDLE_POLL (10 s) between looks at its stop flag, so that an
+    idle daemon is not woken twice a second; stop() wakes it by connecting to it."""
+    import time
+
+    from engine.health import IDLE_POLL
+
+    config, _ = store
+    health = Health(lambda: datetime(2022, 7, 22, 2, 0, tzinfo=UTC))
+    server = HealthServer(health, host, 0).start()
+    time.sleep(0.2)  # the loop is in its wait
+    started = time.monotonic()
+    server.stop()
+    took = time.monotonic() - started
+    health.close()
+    assert not server._thread.is_alive()
+    assert took < IDLE_POLL / 2
