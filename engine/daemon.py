@@ -47,7 +47,7 @@ from engine.store.dispatch import (
     next_wake,
     transport_factory,
 )
-from engine.store.heartbeat import record_daemon_seen
+from engine.store.heartbeat import DAEMON_SEEN_EVERY_SECONDS, record_daemon_seen
 from engine.store.materialise import events_mark, materialise
 from engine.store.notices import send_notices
 from engine.web.links import link_maker
@@ -196,6 +196,7 @@ class Daemon:
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
         self._ended = threading.Event()  # run() is over
+        self._seen_written: datetime | None = None  # when a check last wrote daemon_seen
         self._scheduler = None
         self._signature: tuple = ()
         self._events_mark = None
@@ -423,7 +424,10 @@ class Daemon:
                 self._materialise(now, _("deadlines after a failed check: {report}"))
             self._dirty = False
             self._schedule(now)
-            record_daemon_seen(self.sessions, now)  # hanchot web's /healthz reads it
+            seen = self._seen_written
+            if seen is None or (now - seen).total_seconds() >= DAEMON_SEEN_EVERY_SECONDS:
+                record_daemon_seen(self.sessions, now)  # hanchot web's /healthz reads it
+                self._seen_written = now
         except Exception as e:
             # The database went away...: whatever this check was to do (a reload's
             # materialisation) is redone by the next one that gets through.

@@ -397,7 +397,7 @@ class HealthServer:
 #: Seconds the health server's loop waits for a request before it looks at its stop
 #: flag again (the standard library's default, 0.5 s, wakes an idle daemon twice a
 #: second for nothing); :meth:`HealthServer.stop` wakes it at once.
-IDLE_POLL = 10.0
+IDLE_POLL = 60.0
 
 
 def _make_handler(health: Health):

@@ -1,8 +1,9 @@
 """When a daemon last finished a pass, for another process to read (issue 9.2).
 
-``hanchot run`` (after each periodic check) and ``hanchot run --once`` (after its
-cycle) write the instant to ``store_meta``; ``hanchot web`` reads it for ``/healthz``
-and ``/metrics`` (:class:`engine.health.PortalHealth`). Light on purpose: the daemon
+``hanchot run`` (after a periodic check, at most every
+:data:`DAEMON_SEEN_EVERY_SECONDS`) and ``hanchot run --once`` (after its cycle) write
+the instant to ``store_meta``; ``hanchot web`` reads it for ``/healthz`` and
+``/metrics`` (:class:`engine.health.PortalHealth`). Light on purpose: the daemon
 imports it, and an idle ``run --once`` must start fast.
 """
 
@@ -20,13 +21,17 @@ DAEMON_SEEN_KEY = "daemon_seen"
 #: A daemon seen within this is "recent": it polls every 30 s, and the shipped
 #: ``hanchot-once.timer`` runs ``run --once`` every 15 minutes.
 DAEMON_RECENT_SECONDS = 20 * 60
+#: The daemon writes the instant at most this often (its checks come every 30 s): a
+#: write is the costliest part of an idle check, and "recent" allows 20 minutes.
+DAEMON_SEEN_EVERY_SECONDS = 5 * 60
 
 
 def record_daemon_seen(sessions, now: datetime) -> None:
     """Write ``now`` (aware) under :data:`DAEMON_SEEN_KEY`, in a transaction of its own.
 
-    Called by the daemon after each periodic check and by ``run --once`` after its
-    cycle; ``hanchot web`` reads it for ``/healthz``."""
+    Called by the daemon after a periodic check (at most every
+    :data:`DAEMON_SEEN_EVERY_SECONDS`) and by ``run --once`` after its cycle;
+    ``hanchot web`` reads it for ``/healthz``."""
     from engine.store.outbox import insert_ignore, require_aware
 
     text = require_aware(now).isoformat()

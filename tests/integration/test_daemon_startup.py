@@ -318,3 +318,35 @@ def test_the_daemon_imports_neither_the_portal_nor_mail_nor_migrations_to_idle(t
         "prometheus_client",  # only with --http
     ):
         assert heavy not in mods, heavy
+
+
+def test_checks_write_daemon_seen_at_most_every_five_minutes(tmp_path):
+    """A write is the costliest part of an idle check (every 30 s): ``daemon_seen`` is
+    written by the first check, then once five minutes have passed; hanchot web calls
+    a daemon seen within 20 minutes recent, so it never looks stale for it."""
+    from datetime import timedelta
+
+    from engine.store.heartbeat import DAEMON_RECENT_SECONDS, read_daemon_seen
+
+    clock = [NOW]
+    d = in_process_daemon(tmp_path, lambda: clock[0])
+
+    def seen():
+        with d.sessions() as s:
+            return read_daemon_seen(s)
+
+    try:
+        d._materialise(NOW, "start: {report}")
+        d._poll()
+        assert seen() == NOW
+        for k in range(1, 10):  # every 30 s up to 4 min 30 s
+            clock[0] = NOW + timedelta(seconds=30 * k)
+            d._poll()
+        assert seen() == NOW
+        clock[0] = NOW + timedelta(minutes=5)
+        d._poll()
+        assert seen() == NOW + timedelta(minutes=5)
+        assert 5 * 60 * 2 < DAEMON_RECENT_SECONDS  # two writes fit in "recent"
+    finally:
+        d._scheduler.shutdown(wait=False)
+        d.engine.dispose()

@@ -274,7 +274,7 @@ def test_metrics_counts_are_read_once_per_count_interval_and_after_each_cycle(st
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_the_server_stops_at_once_although_it_looks_at_its_flag_rarely(store, host):
-    """The loop waits up to IDLE_POLL (10 s) between looks at its stop flag, so that an
+    """The loop waits up to IDLE_POLL (60 s) between looks at its stop flag, so that an
     idle daemon is not woken twice a second; stop() wakes it by connecting to it."""
     import time
 
