@@ -63,8 +63,8 @@ rules:
     due: {after: publication, in: 30 days, when: {delegated: false}}
 """
 
-#: The plain insert of the event rows alone: a table of the same shape as ``events``.
-BASELINE_EVENTS = """\
+#: Both baselines' start: a table of the same shape as ``events`` (columns, unique key).
+_EVENTS_TABLE = """\
 import csv, json, sqlite3, sys
 c = sqlite3.connect(sys.argv[2])
 c.execute(
@@ -73,6 +73,12 @@ c.execute(
     " recorded_by VARCHAR(200) NOT NULL, recorded_at DATETIME NOT NULL,"
     " CONSTRAINT uq_events_type_id UNIQUE (type, event_id))"
 )
+"""
+
+#: The plain insert of the event rows alone: a table of the same shape as ``events``.
+BASELINE_EVENTS = (
+    _EVENTS_TABLE
+    + """\
 with open(sys.argv[1], encoding="utf-8", newline="") as f:
     r = csv.reader(f)
     next(r)
@@ -83,18 +89,13 @@ with open(sys.argv[1], encoding="utf-8", newline="") as f:
     )
 c.commit()
 """
+)
 
 #: The plain insert of the same rows as hanchot: the events and one audit row each,
 #: tables of the same shape as ``events`` and ``audit_log`` (with its index).
-BASELINE = """\
-import csv, json, sqlite3, sys
-c = sqlite3.connect(sys.argv[2])
-c.execute(
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, type VARCHAR(100) NOT NULL,"
-    " event_id VARCHAR(200) NOT NULL, date DATE NOT NULL, attrs JSON NOT NULL,"
-    " recorded_by VARCHAR(200) NOT NULL, recorded_at DATETIME NOT NULL,"
-    " CONSTRAINT uq_events_type_id UNIQUE (type, event_id))"
-)
+BASELINE = (
+    _EVENTS_TABLE
+    + """\
 c.execute(
     "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at DATETIME NOT NULL,"
     " actor VARCHAR(200) NOT NULL, action VARCHAR(50) NOT NULL, entity VARCHAR(20) NOT NULL,"
@@ -122,6 +123,7 @@ c.executemany(
 )
 c.commit()
 """
+)
 
 #: ``hanchot`` with materialisation stubbed out: the event half on its own.
 EVENTS_ONLY = """\

@@ -108,12 +108,13 @@ def log_changes(session: Session, entries: Iterable[dict[str, Any]], chunk: int 
             )
         )
         if len(rows) >= chunk:
-            bulk.insert(conn, audit, _COLUMNS, rows)
+            bulk.insert(conn, audit, COLUMNS, rows)
             rows = []
-    bulk.insert(conn, audit, _COLUMNS, rows)
+    bulk.insert(conn, audit, COLUMNS, rows)
 
 
-_COLUMNS = (
+#: The columns of an audit row, in the order :func:`log_changes` writes them.
+COLUMNS = (
     "at",
     "actor",
     "action",

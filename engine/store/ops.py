@@ -26,6 +26,7 @@ from engine.loader.names import (
     check_event_type,
 )
 from engine.store import bulk
+from engine.store.audit import COLUMNS as _AUDIT_COLUMNS
 from engine.store.audit import log_change, os_user
 from engine.store.outbox import require_aware
 from engine.store.tables import (
@@ -398,22 +399,6 @@ class _EventWriter:
         finally:
             cur.close()
         return [e for e in new if (e.type, e.id) not in inserted]
-
-
-#: The audit columns :meth:`_EventWriter.insert` writes, in the order of its SELECT.
-_AUDIT_COLUMNS = (
-    "at",
-    "actor",
-    "action",
-    "entity",
-    "entity_id",
-    "rule_id",
-    "key",
-    "old",
-    "new",
-    "reason",
-    "os_user",
-)
 
 
 @dataclass(frozen=True)
