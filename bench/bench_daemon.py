@@ -12,7 +12,12 @@ sent outbox row per deadline — and the materialisation fingerprint that matche
   taken, the deadlines materialised (or the fingerprint found unchanged), the first
   dispatch cycle scheduled and the scheduler about to run (target <= 2 s);
 - resident memory (RSS) at ready and after ``--idle`` seconds idle (target <= 150 MB);
-- CPU seconds used over those idle seconds (target ~ 0).
+- CPU seconds used over those idle seconds (target ~ 0; the row's line is 0.05 s a
+  minute); then, for the next ``--idle`` seconds, the steady state (the first check
+  and its worker thread's start behind) to the nanosecond from
+  ``/proc/PID/task/*/schedstat``, next to the floor of any poller on this machine: a
+  bare Python process (SQLAlchemy imported) whose thread runs one SQLite transaction
+  on the same store every 30 s, measured the same way over the same seconds.
 
 Baselines, measured in the same run: a process that only imports ``engine.cli``
 (start time and RSS), and for the idle CPU the time of the indexed "anything due?"
@@ -254,6 +259,7 @@ def measure(site: Path, url: str, n: int, runs: int, idle: float) -> list[dict]:
         starts.append(took)
         if k < runs - 1:
             stop_daemon(proc)
+    floor = None
     try:
         p = psutil.Process(proc.pid)
         rss_ready = p.memory_info().rss / 2**20
@@ -261,9 +267,22 @@ def measure(site: Path, url: str, n: int, runs: int, idle: float) -> list[dict]:
         time.sleep(idle)
         c1 = p.cpu_times()
         rss_idle = p.memory_info().rss / 2**20
+        # Steady state (the first check, its worker thread's start, is behind us), to
+        # the nanosecond, next to the floor of any process that polls the same store.
+        if url.startswith("sqlite:///"):
+            floor = subprocess.Popen([sys.executable, "-c", FLOOR, url[len("sqlite:///") :]])
+            time.sleep(1)
+        e0 = exact_cpu(proc.pid), floor and exact_cpu(floor.pid)
+        time.sleep(idle)
+        e1 = exact_cpu(proc.pid), floor and exact_cpu(floor.pid)
     finally:
         stop_daemon(proc)
+        if floor is not None:
+            floor.kill()
+            floor.wait()
     cpu = (c1.user + c1.system) - (c0.user + c0.system)
+    steady = e1[0] - e0[0] if e0[0] is not None and e1[0] is not None else None
+    floor_cpu = e1[1] - e0[1] if floor is not None and e0[1] is not None else None
     dialect = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     label = f"{n:,} deadlines, {dialect}"
     ready_target = 2.0 if n <= 100_000 else None
@@ -304,7 +323,48 @@ def measure(site: Path, url: str, n: int, runs: int, idle: float) -> list[dict]:
             0.05 * idle / 60,
             cpu <= 0.05 * idle / 60,
         ),
+        row(
+            f"CPU over the next {idle:g} s idle, steady, schedstat ({label}, s); baseline: "
+            "a bare Python process with one SQLite transaction per 30 s",
+            steady,
+            floor_cpu,
+            None,
+            None,
+        ),
     ]
+
+
+#: The floor of an idle poller: a Python process with SQLAlchemy loaded (a heap like
+#: a daemon's) whose thread wakes every 30 s for one SQLite transaction.
+FLOOR = """\
+import sqlite3, sys, threading, time
+import sqlalchemy
+c = sqlite3.connect(sys.argv[1], check_same_thread=False, isolation_level=None)
+def loop():
+    while True:
+        time.sleep(30)
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("SELECT min(next_send_at) FROM deadlines").fetchall()
+        c.execute("COMMIT")
+threading.Thread(target=loop, daemon=True).start()
+time.sleep(86400)
+"""
+
+
+def exact_cpu(pid: int) -> float | None:
+    """CPU seconds of every live thread of ``pid``, to the nanosecond (Linux
+    ``/proc/PID/task/*/schedstat``; psutil's figures count 10-ms clock ticks, which
+    a process that wakes briefly on a timer is charged unevenly); None elsewhere."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    except OSError:
+        return None
+    return total / 1e9
 
 
 _BUILT: dict[tuple[int, str | None], Path] = {}
