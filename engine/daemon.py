@@ -49,7 +49,7 @@ from engine.store.dispatch import (
 )
 from engine.store.heartbeat import DAEMON_SEEN_EVERY_SECONDS, record_daemon_seen
 from engine.store.materialise import events_mark, materialise
-from engine.store.notices import send_notices
+from engine.store.notices import notice_due_times, send_notices
 from engine.web.links import link_maker
 
 log = logging.getLogger("hanchot.daemon")
@@ -197,6 +197,11 @@ class Daemon:
         self.stopping = threading.Event()
         self._ended = threading.Event()  # run() is over
         self._seen_written: datetime | None = None  # when a check last wrote daemon_seen
+        #: SQLite: a connection of its own for PRAGMA data_version (see _quiet); None
+        #: on PostgreSQL, where every check is a full one.
+        self._watch: db.ChangeWatch | None = None
+        #: (data_version, files, day, until) of the last full check that succeeded
+        self._quiet_since: tuple | None = None
         self._scheduler = None
         self._signature: tuple = ()
         self._events_mark = None
@@ -237,6 +242,7 @@ class Daemon:
             return
         try:
             self.sessions = db.session_factory(self.engine)
+            self._watch = db.ChangeWatch.open(url)
             self._transports()
             self._materialise(now, _("deadlines at start: {report}"))
             self._scheduler = BlockingScheduler(
@@ -263,6 +269,8 @@ class Daemon:
         finally:
             self._ended.set()
             self.stopping.set()  # the watcher thread ends too
+            if self._watch is not None:
+                self._watch.close()
             lock.release()
             self.engine.dispose()
             log.info(_("hanchot daemon stopped"))
@@ -408,6 +416,11 @@ class Daemon:
             self._check_lock()
             if self.stopping.is_set():
                 return
+            if self._quiet(now):
+                if self.health is not None:
+                    self.health.record_check(None)
+                return
+            version = self._watch.version() if self._watch is not None else None
             self._reload_if_changed(now)
             # The same high-water mark as materialise's fingerprint: the events' newest
             # id alone misses a removal followed by a recording under the reused id.
@@ -428,7 +441,10 @@ class Daemon:
             if seen is None or (now - seen).total_seconds() >= DAEMON_SEEN_EVERY_SECONDS:
                 record_daemon_seen(self.sessions, now)  # hanchot web's /healthz reads it
                 self._seen_written = now
+            if version is not None:
+                self._quiet_since = (version, self._signature, today, self._quiet_until(now))
         except Exception as e:
+            self._quiet_since = None
             # The database went away...: whatever this check was to do (a reload's
             # materialisation) is redone by the next one that gets through.
             self._dirty = True
@@ -438,6 +454,36 @@ class Daemon:
             return
         if self.health is not None:
             self.health.record_check(None)
+
+    def _quiet(self, now: datetime) -> bool:
+        """Whether this check can be skipped: nothing it looks at can have changed since
+        the last full one (SQLite only). No other connection committed anything (``PRAGMA
+        data_version``, read before that check began, so a commit during it counts as
+        a change), the files are as they were, the day is the same, and nothing the
+        check does by the clock falls due before now: writing ``daemon_seen``, a
+        portal notice's next try, taking back a notice claim left by a dead process.
+        The idle daemon then does no SQL of its own between two of its jobs."""
+        quiet = self._quiet_since
+        if quiet is None or self._watch is None or self._dirty:
+            return False
+        version, signature, day, until = quiet
+        if until is not None and now >= until:
+            return False
+        if now.astimezone(ZoneInfo(self.config.settings.timezone)).date() != day:
+            return False
+        if files_signature(self.config_dir, self.rules_dir) != signature:
+            return False
+        try:
+            return self._watch.version() == version
+        except Exception:
+            return False
+
+    def _quiet_until(self, now: datetime) -> datetime | None:
+        """The first instant at which a check has something to do by the clock alone."""
+        times = [self._seen_written + timedelta(seconds=DAEMON_SEEN_EVERY_SECONDS)]
+        with self.sessions() as s:
+            times += notice_due_times(s, self.stuck_after)
+        return min(t for t in times if t is not None)
 
     def _check_lock(self) -> None:
         """A database restart drops the PostgreSQL lock: take it again, or stop when a

@@ -395,6 +395,39 @@ def lock_file(database: Path) -> Path:
     return Path(os.path.realpath(database) + ".lock")
 
 
+class ChangeWatch:
+    """Whether another connection committed anything since the last look (SQLite's
+    ``PRAGMA data_version``, on a connection of its own that never writes): what lets
+    the daemon's idle checks skip their SQL. Commits of this process's other
+    connections count as changes too."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str) -> ChangeWatch | None:
+        """A watch on the SQLite file of ``url``; None for any other database."""
+        import sqlite3
+
+        import sqlalchemy as sa
+
+        u = sa.engine.make_url(url)
+        if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+            return None
+        conn = sqlite3.connect(u.database, check_same_thread=False, isolation_level=None)
+        return cls(conn)
+
+    def version(self) -> int:
+        """Changes whenever another connection (of any process) has committed."""
+        with self._lock:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 class DaemonLock:
     """Held by ``hanchot run`` so a second daemon on the same database refuses to start.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -211,6 +211,30 @@ def _defer(sessions: SessionFactory, ids: list[int], now: datetime, why: str) ->
                     next_attempt_at=now + backoff(r.attempts + 1),
                 )
             )
+
+
+def notice_due_times(s, stuck_after: timedelta = timedelta(minutes=15)) -> list[datetime]:
+    """When :func:`send_notices` next has something to do by the clock alone: the
+    earliest next try of a pending notice (the epoch for one without, due at once) and
+    the instant the oldest claim counts as left by a dead process. Empty when neither."""
+    out = []
+    nxt = s.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(notices.c.next_attempt_at),
+            sa.func.min(notices.c.next_attempt_at),
+        ).where(notices.c.state == PENDING)
+    ).one()
+    if nxt[0] > nxt[1]:  # a pending notice without a next try: due now
+        out.append(datetime(1970, 1, 1, tzinfo=UTC))
+    elif nxt[2] is not None:
+        out.append(nxt[2])
+    claimed = s.execute(
+        sa.select(sa.func.min(notices.c.claimed_at)).where(notices.c.state == SENDING)
+    ).scalar()
+    if claimed is not None:
+        out.append(claimed + stuck_after)
+    return out
 
 
 def _reclaim(s, now: datetime, stuck_after: timedelta) -> int:

@@ -350,3 +350,82 @@ def test_checks_write_daemon_seen_at_most_every_five_minutes(tmp_path):
     finally:
         d._scheduler.shutdown(wait=False)
         d.engine.dispose()
+
+
+def test_idle_checks_run_no_sql_until_something_changes(tmp_path):
+    """SQLite: a check after a full one runs no SQL of the daemon's own while no other
+    connection committed, the files and the day are the same and nothing falls due by
+    the clock (daemon_seen, a notice's next try); each of those makes the next check a
+    full one. (A commit of the daemon's own, as daemon_seen every five minutes, counts
+    as a change too: it costs one more full check.)"""
+    from datetime import timedelta
+
+    from engine.store.heartbeat import read_daemon_seen
+    from engine.store.portal_tables import notices
+
+    clock = [NOW]
+    d = in_process_daemon(tmp_path, lambda: clock[0])
+    d._watch = db.ChangeWatch.open(d.config.settings.database)
+    sql: list[str] = []
+    sa.event.listen(d.engine, "before_cursor_execute", lambda *a: sql.append(a[2]))
+
+    def check(minutes: float) -> int:
+        """Poll at NOW + minutes; how many statements it sent."""
+        clock[0] = NOW + timedelta(minutes=minutes)
+        sql.clear()
+        d._poll()
+        return len(sql)
+
+    try:
+        d._materialise(NOW, "start: {report}")
+        assert check(0) > 0  # the first check is a full one
+        # Its own write (daemon_seen) came after it read data_version: one more.
+        assert check(0.5) > 0
+        assert check(1) == 0
+        # Another process records an event: the next check materialises its deadline.
+        with d.sessions() as s, s.begin():
+            record_event(s, "publication", "qd-1", date(2022, 3, 11), {}, actor="t", now=NOW)
+        assert "qd-1" not in dues(d.sessions)
+        assert check(1.5) > 0
+        assert dues(d.sessions) == {"qd-1": (date(2022, 4, 12), "open")}
+        check(2)  # after its own writes (the new deadline)
+        assert check(2.5) == 0
+        # daemon_seen is due again five minutes after the first check wrote it.
+        assert check(4.5) == 0
+        assert check(5) > 0
+        with d.sessions() as s:
+            assert read_daemon_seen(s) == NOW + timedelta(minutes=5)
+        assert check(5.5) > 0  # after its own write
+        assert check(5.75) == 0
+        # A portal notice to try again at NOW + 7 min: checked when it is due.
+        with d.sessions() as s, s.begin():
+            s.execute(
+                notices.insert().values(
+                    kind="test",
+                    recipient="van-phong@example.gov.vn",
+                    subject="s",
+                    body="b",
+                    state="pending",
+                    created_at=NOW,
+                    attempts=1,
+                    next_attempt_at=NOW + timedelta(minutes=7),
+                )
+            )
+        assert check(6) > 0  # the commit above is a change
+        assert check(6.5) == 0
+        assert check(7) > 0  # its next try is due
+        # A new day, and an edited rules file, each make a full check.
+        assert check(60 * 24) > 0
+        check(60 * 24 + 0.5)  # after its own writes (daemon_seen)
+        assert check(60 * 24 + 1) == 0
+        (tmp_path / "rules" / "new.yaml").write_text("rules: []\n", "utf-8")
+        assert check(60 * 24 + 1.5) > 0
+    finally:
+        d._watch.close()
+        d._scheduler.shutdown(wait=False)
+        d.engine.dispose()
+
+
+def test_there_is_no_change_watch_on_postgresql():
+    assert db.ChangeWatch.open("postgresql://u@localhost/db") is None
+    assert db.ChangeWatch.open("sqlite://") is None
