@@ -689,24 +689,31 @@ def _release(sessions, claimed: dict[str, list], now) -> None:
 
 def _defer(sessions, groups: list[_Group], now, report, why: str) -> None:
     ids = [i for g in groups for i in g.ids]
+    report.deferred += defer_pending(sessions, outbox, ids, now, why, updated_at=now)
+
+
+def defer_pending(sessions, table: sa.Table, ids: list[int], now, why: str, **also) -> int:
+    """Rows of ``table`` (the outbox, the portal's notices) not tried because the mail
+    server is down: each pending one counts the attempt and waits its own backoff.
+    ``also``: more values to set. Returns how many were deferred."""
     with sessions() as s, s.begin():
         rows = s.execute(
-            sa.select(outbox.c.id, outbox.c.attempts).where(
-                outbox.c.id.in_(ids), outbox.c.state == PENDING
+            sa.select(table.c.id, table.c.attempts).where(
+                table.c.id.in_(ids), table.c.state == PENDING
             )
         ).all()
         for r in rows:
             s.execute(
-                outbox.update()
-                .where(outbox.c.id == r.id, outbox.c.state == PENDING)
+                table.update()
+                .where(table.c.id == r.id, table.c.state == PENDING)
                 .values(
                     attempts=r.attempts + 1,
                     last_error=why,
                     next_attempt_at=now + backoff(r.attempts + 1),
-                    updated_at=now,
+                    **also,
                 )
             )
-    report.deferred += len(rows)
+    return len(rows)
 
 
 def _digest(config: Config, g: _Group, rows, mid: str, now: datetime, links=None):

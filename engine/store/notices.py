@@ -35,7 +35,7 @@ from engine.errors import SendError
 from engine.i18n import _
 from engine.store.audit import log_change
 from engine.store.db import SessionFactory
-from engine.store.dispatch import MAX_TRANSIENT_IN_A_ROW, backoff
+from engine.store.dispatch import MAX_TRANSIENT_IN_A_ROW, backoff, defer_pending
 from engine.store.outbox import require_aware
 from engine.store.portal_tables import notices
 from engine.store.tables import FAILED, PENDING, SENDING, SENT
@@ -195,22 +195,7 @@ def _fail(sessions: SessionFactory, row, now: datetime, error: str) -> None:
 
 def _defer(sessions: SessionFactory, ids: list[int], now: datetime, why: str) -> None:
     """Not tried (the server is down): each waits its own backoff."""
-    with sessions() as s, s.begin():
-        rows = s.execute(
-            sa.select(notices.c.id, notices.c.attempts).where(
-                notices.c.id.in_(ids), notices.c.state == PENDING
-            )
-        ).all()
-        for r in rows:
-            s.execute(
-                notices.update()
-                .where(notices.c.id == r.id, notices.c.state == PENDING)
-                .values(
-                    attempts=r.attempts + 1,
-                    last_error=why,
-                    next_attempt_at=now + backoff(r.attempts + 1),
-                )
-            )
+    defer_pending(sessions, notices, ids, now, why)
 
 
 def notice_due_times(s, stuck_after: timedelta = timedelta(minutes=15)) -> list[datetime]:
