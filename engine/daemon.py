@@ -473,10 +473,7 @@ class Daemon:
             return False
         if files_signature(self.config_dir, self.rules_dir) != signature:
             return False
-        try:
-            return self._watch.version() == version
-        except Exception:
-            return False
+        return self._watch.version() == version
 
     def _quiet_until(self, now: datetime) -> datetime | None:
         """The first instant at which a check has something to do by the clock alone."""

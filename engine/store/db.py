@@ -418,10 +418,16 @@ class ChangeWatch:
         conn = sqlite3.connect(u.database, check_same_thread=False, isolation_level=None)
         return cls(conn)
 
-    def version(self) -> int:
-        """Changes whenever another connection (of any process) has committed."""
+    def version(self) -> int | None:
+        """Changes whenever another connection (of any process) has committed; None
+        when the watch cannot tell (its connection broke): then nothing is skipped."""
+        import sqlite3
+
         with self._lock:
-            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                return self._conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                return None
 
     def close(self) -> None:
         with self._lock:

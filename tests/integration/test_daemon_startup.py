@@ -429,3 +429,27 @@ def test_idle_checks_run_no_sql_until_something_changes(tmp_path):
 def test_there_is_no_change_watch_on_postgresql():
     assert db.ChangeWatch.open("postgresql://u@localhost/db") is None
     assert db.ChangeWatch.open("sqlite://") is None
+
+
+def test_a_change_watch_that_fails_makes_every_check_a_full_one(tmp_path):
+    """If the watch's own connection breaks, a check cannot tell that nothing changed:
+    it runs in full (and fails only if the database itself does)."""
+    clock = [NOW]
+    d = in_process_daemon(tmp_path, lambda: clock[0])
+    d._watch = db.ChangeWatch.open(d.config.settings.database)
+    sql: list[str] = []
+    sa.event.listen(d.engine, "before_cursor_execute", lambda *a: sql.append(a[2]))
+    try:
+        d._materialise(NOW, "start: {report}")
+        for minutes in (0, 0.5, 1):
+            clock[0] = NOW + timedelta(minutes=minutes)
+            d._poll()
+        sql.clear()
+        d._watch.close()  # PRAGMA data_version now raises
+        clock[0] = NOW + timedelta(minutes=1.5)
+        d._poll()
+        assert sql  # a full check
+        assert not d._dirty
+    finally:
+        d._scheduler.shutdown(wait=False)
+        d.engine.dispose()
